@@ -1,0 +1,16 @@
+// Subcommands of the quanta CLI. Each add_* registers one subcommand on the app; the callback
+// parses nothing itself beyond CLI11 options and calls into libquanta.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace quanta::cli {
+
+void add_info(CLI::App& app);
+void add_generate(CLI::App& app);
+void add_ppl(CLI::App& app);
+void add_bench(CLI::App& app);
+void add_import_gguf(CLI::App& app);
+void add_tokenize(CLI::App& app);
+
+}  // namespace quanta::cli
