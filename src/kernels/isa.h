@@ -1,0 +1,21 @@
+// Runtime CPU dispatch: the instruction-set levels quanta has kernels for, detection, and the
+// QUANTA_ISA environment override (scalar | avx2 | avx512) to force a lower level.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+namespace quanta::kernels {
+
+enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+
+std::string_view isa_name(Isa isa);
+// Highest level this CPU supports (AVX2 needs AVX2+FMA+F16C; AVX512 needs F/BW/VL/DQ).
+Isa detected_isa();
+// The level kernels use: detected_isa(), lowered by QUANTA_ISA if set (read once). Throws
+// quanta::Error if QUANTA_ISA names an unknown level or one above what the CPU supports.
+Isa active_isa();
+// Every level this CPU can run, lowest first (for tests).
+std::vector<Isa> supported_isas();
+
+}  // namespace quanta::kernels
