@@ -2,7 +2,11 @@
 // parses nothing itself beyond CLI11 options and calls into libquanta.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <CLI/CLI.hpp>
+
+#include "core/error.h"
 
 namespace quanta::cli {
 

@@ -1,0 +1,28 @@
+// Speed measurement: memory read bandwidth of this machine, and prefill/decode tokens per second
+// of a model with the decode roofline (bytes read per token / bandwidth).
+#pragma once
+
+#include <cstdint>
+
+#include "model/llama.h"
+
+namespace quanta {
+
+// Read bandwidth in bytes/s: all pool threads sum a buffer much larger than the caches.
+double measure_read_bandwidth(ThreadPool& pool, size_t buffer_bytes = size_t(1) << 30);
+
+struct SpeedResult {
+  int64_t prompt_tokens = 0, decode_tokens = 0;
+  double prefill_tok_s = 0, decode_tok_s = 0;
+  double bytes_per_decode_token = 0;  // weights read + mean KV cache read per step
+  double bandwidth = 0;               // bytes/s
+  double roofline_tok_s = 0;          // bandwidth / bytes_per_decode_token
+};
+
+// Bytes of weights one decode step reads: every matrix of every layer plus the lm_head (the
+// embedding lookup reads one row).
+double weight_bytes_per_token(const LlamaModel& model);
+
+SpeedResult measure_speed(LlamaModel& model, int64_t prompt_tokens, int64_t decode_tokens);
+
+}  // namespace quanta

@@ -1,0 +1,171 @@
+#include "model/llama.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "core/error.h"
+#include "kernels/matmul.h"
+#include "ops/activation.h"
+#include "ops/attention.h"
+#include "ops/linear.h"
+#include "ops/norm.h"
+#include "ops/rope.h"
+
+namespace quanta {
+namespace {
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + "]";
+}
+
+const TensorInfo& expect(const TensorStore& st, const std::string& name,
+                         std::vector<int64_t> shape) {
+  const TensorInfo& t = st.get(name);
+  if (t.shape != shape)
+    fail("tensor {} in {} has shape {}, expected {} (from config.json)", name, t.file,
+         shape_str(t.shape), shape_str(shape));
+  if (t.dtype != DType::kF32 && t.dtype != DType::kF16 && t.dtype != DType::kBF16)
+    fail("tensor {} in {} has dtype {}; this engine runs F32, F16 and BF16 weights", name, t.file,
+         dtype_name(t.dtype));
+  return t;
+}
+
+MatrixView bind_matrix(const TensorStore& st, const std::string& name, int64_t rows, int64_t cols) {
+  const TensorInfo& t = expect(st, name, {rows, cols});
+  return MatrixView{t.data, t.dtype, rows, cols};
+}
+
+std::vector<float> bind_vector(const TensorStore& st, const std::string& name, int64_t n) {
+  const TensorInfo& t = expect(st, name, {n});
+  std::vector<float> v(static_cast<size_t>(n));
+  kernels::to_f32(t.data, t.dtype, v.data(), n, kernels::Isa::kScalar);
+  return v;
+}
+
+}  // namespace
+
+LlamaModel LlamaModel::load(const std::string& dir) {
+  LlamaModel m;
+  m.config_ = load_model_config(dir);
+  m.store_ = TensorStore::open(dir);
+  m.pool_ = &ThreadPool::global();
+  const ModelConfig& c = m.config_;
+  const TensorStore& st = m.store_;
+  const int64_t d = c.hidden_size, hd = c.head_dim;
+  m.embed_ = bind_matrix(st, "model.embed_tokens.weight", c.vocab_size, d);
+  if (st.contains("lm_head.weight")) {
+    m.lm_head_ = bind_matrix(st, "lm_head.weight", c.vocab_size, d);
+  } else if (c.tie_word_embeddings) {
+    m.lm_head_ = m.embed_;
+  } else {
+    st.get("lm_head.weight");  // throws: missing tensor
+  }
+  m.final_norm_ = bind_vector(st, "model.norm.weight", d);
+  for (int64_t i = 0; i < c.n_layers; ++i) {
+    const std::string p = fmt::format("model.layers.{}.", i);
+    LlamaLayer L;
+    L.attn_norm = bind_vector(st, p + "input_layernorm.weight", d);
+    L.mlp_norm = bind_vector(st, p + "post_attention_layernorm.weight", d);
+    L.wq = bind_matrix(st, p + "self_attn.q_proj.weight", c.n_heads * hd, d);
+    L.wk = bind_matrix(st, p + "self_attn.k_proj.weight", c.n_heads_kv * hd, d);
+    L.wv = bind_matrix(st, p + "self_attn.v_proj.weight", c.n_heads_kv * hd, d);
+    L.wo = bind_matrix(st, p + "self_attn.o_proj.weight", d, c.n_heads * hd);
+    if (c.qkv_bias) {
+      L.bq = bind_vector(st, p + "self_attn.q_proj.bias", c.n_heads * hd);
+      L.bk = bind_vector(st, p + "self_attn.k_proj.bias", c.n_heads_kv * hd);
+      L.bv = bind_vector(st, p + "self_attn.v_proj.bias", c.n_heads_kv * hd);
+    }
+    if (c.qk_norm) {
+      L.q_norm = bind_vector(st, p + "self_attn.q_norm.weight", hd);
+      L.k_norm = bind_vector(st, p + "self_attn.k_norm.weight", hd);
+    }
+    L.w_gate = bind_matrix(st, p + "mlp.gate_proj.weight", c.intermediate_size, d);
+    L.w_up = bind_matrix(st, p + "mlp.up_proj.weight", c.intermediate_size, d);
+    L.w_down = bind_matrix(st, p + "mlp.down_proj.weight", d, c.intermediate_size);
+    m.layers_.push_back(std::move(L));
+  }
+  ops::RopeParams rp;
+  rp.theta = c.rope_theta;
+  rp.kind = c.rope_scaling == RopeScaling::kLlama3 ? 1 : c.rope_scaling == RopeScaling::kLinear ? 2 : 0;
+  rp.factor = c.rope_factor;
+  rp.low_freq_factor = c.rope_low_freq_factor;
+  rp.high_freq_factor = c.rope_high_freq_factor;
+  rp.original_max_position = c.rope_original_max_position;
+  m.inv_freq_ = ops::rope_inv_freq(hd, rp);
+  return m;
+}
+
+int64_t LlamaModel::n_params() const {
+  int64_t n = 0;
+  for (const auto& [name, t] : store_.tensors()) n += t.numel();
+  return n;
+}
+
+size_t LlamaModel::weight_bytes() const { return store_.total_bytes(); }
+
+KvCache LlamaModel::make_cache(int64_t capacity) const {
+  return KvCache(config_.n_layers, capacity, config_.n_heads_kv, config_.head_dim);
+}
+
+void LlamaModel::forward(const int32_t* tokens, int64_t T, KvCache& cache, float* logits,
+                         int64_t n_logits) {
+  const ModelConfig& c = config_;
+  const int64_t d = c.hidden_size, hd = c.head_dim, ff = c.intermediate_size;
+  const int64_t qdim = c.n_heads * hd, kvdim = c.n_heads_kv * hd;
+  const int64_t pos0 = cache.n_past();
+  if (T <= 0) return;
+  if (pos0 + T > cache.capacity())
+    fail("context overflow: {} cached + {} new tokens exceed the context of {} tokens", pos0, T,
+         cache.capacity());
+  for (int64_t t = 0; t < T; ++t)
+    if (tokens[t] < 0 || tokens[t] >= c.vocab_size)
+      fail("token id {} is outside the vocabulary (size {})", tokens[t], c.vocab_size);
+  x_.resize(size_t(T * d));
+  xn_.resize(size_t(T * d));
+  q_.resize(size_t(T * qdim));
+  attn_.resize(size_t(T * qdim));
+  gate_.resize(size_t(T * ff));
+  up_.resize(size_t(T * ff));
+  ThreadPool& pool = *pool_;
+
+  for (int64_t t = 0; t < T; ++t) ops::embedding_row(embed_, tokens[t], x_.data() + t * d);
+
+  const ops::AttentionShape shape{c.n_heads, c.n_heads_kv, hd, c.sliding_window};
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const LlamaLayer& L = layers_[size_t(l)];
+    float* kc = cache.k(l) + pos0 * kvdim;
+    float* vc = cache.v(l) + pos0 * kvdim;
+    // Attention block: x += o_proj(attn(rope(q), rope(k), v)) on rmsnorm(x).
+    ops::rmsnorm(x_.data(), L.attn_norm.data(), T, d, c.rms_norm_eps, xn_.data());
+    ops::linear(xn_.data(), T, L.wq, L.bq.empty() ? nullptr : L.bq.data(), q_.data(), pool);
+    ops::linear(xn_.data(), T, L.wk, L.bk.empty() ? nullptr : L.bk.data(), kc, pool);
+    ops::linear(xn_.data(), T, L.wv, L.bv.empty() ? nullptr : L.bv.data(), vc, pool);
+    if (c.qk_norm) {
+      ops::rmsnorm(q_.data(), L.q_norm.data(), T * c.n_heads, hd, c.rms_norm_eps, q_.data());
+      ops::rmsnorm(kc, L.k_norm.data(), T * c.n_heads_kv, hd, c.rms_norm_eps, kc);
+    }
+    ops::rope_apply(q_.data(), T, c.n_heads, hd, pos0, inv_freq_);
+    ops::rope_apply(kc, T, c.n_heads_kv, hd, pos0, inv_freq_);
+    ops::attention(q_.data(), T, pos0, cache.k(l), cache.v(l), shape, attn_.data(), pool);
+    ops::linear(attn_.data(), T, L.wo, nullptr, xn_.data(), pool);
+    for (int64_t i = 0; i < T * d; ++i) x_[size_t(i)] += xn_[size_t(i)];
+    // MLP block: x += down(silu(gate(h)) * up(h)), h = rmsnorm(x).
+    ops::rmsnorm(x_.data(), L.mlp_norm.data(), T, d, c.rms_norm_eps, xn_.data());
+    ops::linear(xn_.data(), T, L.w_gate, nullptr, gate_.data(), pool);
+    ops::linear(xn_.data(), T, L.w_up, nullptr, up_.data(), pool);
+    ops::silu_mul(gate_.data(), up_.data(), gate_.data(), T * ff);
+    ops::linear(gate_.data(), T, L.w_down, nullptr, xn_.data(), pool);
+    for (int64_t i = 0; i < T * d; ++i) x_[size_t(i)] += xn_[size_t(i)];
+  }
+  cache.set_n_past(pos0 + T);
+  if (!logits) return;
+  QUANTA_ASSERT(n_logits >= 1 && n_logits <= T);
+  const float* last = x_.data() + (T - n_logits) * d;
+  ops::rmsnorm(last, final_norm_.data(), n_logits, d, c.rms_norm_eps, xn_.data());
+  ops::linear(xn_.data(), n_logits, lm_head_, nullptr, logits, pool);
+}
+
+}  // namespace quanta

@@ -1,0 +1,56 @@
+// The Llama family (LlamaForCausalLM; Mistral, Qwen2 and Qwen3 differ only by flags in
+// ModelConfig: sliding window, q/k/v bias, q/k RMSNorm). Weights are bound by their HF names to
+// views of the mmap'd safetensors; compute is f32.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "core/thread_pool.h"
+#include "io/hf_config.h"
+#include "io/safetensors.h"
+#include "model/kv_cache.h"
+
+namespace quanta {
+
+struct LlamaLayer {
+  std::vector<float> attn_norm, mlp_norm;  // (hidden,)
+  std::vector<float> q_norm, k_norm;       // (head_dim,) Qwen3 only
+  MatrixView wq, wk, wv, wo;               // (out, in)
+  std::vector<float> bq, bk, bv;           // Qwen2 only
+  MatrixView w_gate, w_up, w_down;
+};
+
+class LlamaModel {
+ public:
+  // Loads DIR (config.json + safetensors). Throws quanta::Error naming the file/tensor on any
+  // missing tensor, shape mismatch or unsupported dtype.
+  static LlamaModel load(const std::string& dir);
+
+  const ModelConfig& config() const { return config_; }
+  const TensorStore& store() const { return store_; }
+  int64_t n_params() const;
+  size_t weight_bytes() const;  // bytes of the weights as stored
+
+  KvCache make_cache(int64_t capacity) const;
+
+  // Runs tokens[0..T) at positions cache.n_past() .. + T - 1 and appends their K/V to the cache.
+  // If logits is non-null, writes the logits of the last n_logits tokens: (n_logits, vocab).
+  void forward(const int32_t* tokens, int64_t T, KvCache& cache, float* logits, int64_t n_logits);
+
+ private:
+  ModelConfig config_;
+  TensorStore store_;
+  MatrixView embed_, lm_head_;
+  std::vector<float> final_norm_;
+  std::vector<LlamaLayer> layers_;
+  std::vector<float> inv_freq_;
+  ThreadPool* pool_ = nullptr;
+
+  // Scratch, resized per call.
+  std::vector<float> x_, xn_, q_, k_, v_, attn_, gate_, up_;
+};
+
+}  // namespace quanta

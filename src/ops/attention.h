@@ -1,0 +1,23 @@
+// Causal grouped-query attention of T new queries over a KV cache, f32, exact softmax.
+#pragma once
+
+#include <cstdint>
+
+#include "core/thread_pool.h"
+
+namespace quanta::ops {
+
+struct AttentionShape {
+  int64_t n_heads = 0;
+  int64_t n_heads_kv = 0;
+  int64_t head_dim = 0;
+  int64_t window = 0;  // sliding window in tokens; 0: unlimited
+};
+
+// q (T, n_heads, hd): queries of positions pos0 .. pos0+T-1.
+// k, v (pos0+T, n_heads_kv, hd): cached keys/values of positions 0 .. pos0+T-1.
+// out (T, n_heads * hd). Query head h reads kv head h / (n_heads / n_heads_kv).
+void attention(const float* q, int64_t T, int64_t pos0, const float* k, const float* v,
+               const AttentionShape& s, float* out, ThreadPool& pool);
+
+}  // namespace quanta::ops

@@ -1,0 +1,18 @@
+// y = x W^T (+ b), split over the thread pool by output rows.
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.h"
+#include "core/thread_pool.h"
+
+namespace quanta::ops {
+
+// x (m, w.cols) f32 -> y (m, w.rows) f32; bias (w.rows) or nullptr.
+void linear(const float* x, int64_t m, const MatrixView& w, const float* bias, float* y,
+            ThreadPool& pool);
+
+// Row `index` of an embedding table (vocab, dim) converted to f32 -> out (dim,).
+void embedding_row(const MatrixView& table, int64_t index, float* out);
+
+}  // namespace quanta::ops

@@ -1,0 +1,66 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/thread_pool.h"
+
+namespace quanta {
+namespace {
+
+TEST(ThreadPool, CoversRangeOnceWithAlignedChunks) {
+  ThreadPool pool(3);
+  for (int64_t n : {1, 2, 7, 16, 17, 100, 1000}) {
+    std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+    pool.parallel_for(
+        n,
+        [&](int64_t b, int64_t e, int) {
+          EXPECT_EQ(b % 8, 0);
+          for (int64_t i = b; i < e; ++i) hits[size_t(i)]++;
+        },
+        8);
+    for (int64_t i = 0; i < n; ++i) EXPECT_EQ(hits[size_t(i)].load(), 1) << "n=" << n << " i=" << i;
+  }
+}
+
+TEST(ThreadPool, ManyShortSections) {
+  ThreadPool pool(2);
+  std::atomic<int64_t> sum{0};
+  for (int rep = 0; rep < 2000; ++rep)
+    pool.parallel_for(10, [&](int64_t b, int64_t e, int) { sum += e - b; });
+  EXPECT_EQ(sum.load(), 20000);
+}
+
+TEST(DType, Bf16RoundTripAndRounding) {
+  for (float f : {0.0f, 1.0f, -2.5f, 3.14159f, 1e-20f, 65504.0f}) {
+    const float back = bf16_to_f32(f32_to_bf16(f));
+    EXPECT_NEAR(back, f, std::fabs(f) / 128.0f);
+  }
+  EXPECT_EQ(f32_to_bf16(1.0f), 0x3f80);
+  // 1 + 2^-8 is a tie between 1 and 1 + 2^-7: rounds to even (1.0).
+  EXPECT_EQ(f32_to_bf16(1.00390625f), 0x3f80);
+}
+
+TEST(DType, F16ExactOnAllFiniteValues) {
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    if ((h & 0x7c00) == 0x7c00) continue;  // inf / nan
+    const float f = f16_to_f32(uint16_t(h));
+    EXPECT_EQ(f32_to_f16(f), uint16_t(h)) << "h=" << h;
+  }
+  EXPECT_EQ(f16_to_f32(0x3c00), 1.0f);
+  EXPECT_EQ(f16_to_f32(0x0001), std::ldexp(1.0f, -24));
+  EXPECT_EQ(f32_to_f16(1e6f), 0x7c00);
+}
+
+TEST(DType, ParseNames) {
+  DType t;
+  ASSERT_TRUE(parse_dtype("BF16", &t));
+  EXPECT_EQ(t, DType::kBF16);
+  EXPECT_EQ(dtype_size(DType::kF8E4M3), 1u);
+  EXPECT_FALSE(parse_dtype("F12", &t));
+}
+
+}  // namespace
+}  // namespace quanta

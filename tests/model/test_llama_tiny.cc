@@ -1,0 +1,142 @@
+// A tiny random Llama written as a real HF folder: KV-cache decode equals full prefill, and bad
+// model folders fail with messages that name the tensor / field.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "core/error.h"
+#include "io/safetensors.h"
+#include "model/llama.h"
+
+namespace quanta {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TinySpec {
+  int64_t d = 32, ff = 48, layers = 2, heads = 4, kv = 2, vocab = 64;
+  std::string arch = "LlamaForCausalLM";
+  DType dtype = DType::kF32;
+  bool tied = true;
+};
+
+void add_tensor(SafetensorsWriter& w, const std::string& name, std::vector<int64_t> shape, DType dt,
+                std::mt19937& rng, float scale) {
+  int64_t n = 1;
+  for (auto s : shape) n *= s;
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<uint8_t> bytes(size_t(n) * dtype_size(dt));
+  for (int64_t i = 0; i < n; ++i) {
+    const float f = name.find("norm") != std::string::npos ? 1.0f + dist(rng) * 0.1f : dist(rng);
+    if (dt == DType::kF32) {
+      std::memcpy(bytes.data() + 4 * i, &f, 4);
+    } else {
+      const uint16_t h = dt == DType::kBF16 ? f32_to_bf16(f) : f32_to_f16(f);
+      std::memcpy(bytes.data() + 2 * i, &h, 2);
+    }
+  }
+  w.add(name, dt, shape, bytes.data(), bytes.size());
+}
+
+std::string write_tiny(const TinySpec& s, const std::string& name,
+                       const std::string& skip_tensor = "", const std::string& reshape_tensor = "") {
+  const fs::path dir = fs::path(::testing::TempDir()) / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir / "config.json") << fmt::format(
+      R"({{"architectures": ["{}"], "hidden_size": {}, "intermediate_size": {},
+      "num_hidden_layers": {}, "num_attention_heads": {}, "num_key_value_heads": {},
+      "vocab_size": {}, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": {},
+      "max_position_embeddings": 128}})",
+      s.arch, s.d, s.ff, s.layers, s.heads, s.kv, s.vocab, s.tied ? "true" : "false");
+  std::mt19937 rng(123);
+  SafetensorsWriter w;
+  const int64_t hd = s.d / s.heads;
+  auto add = [&](const std::string& n, std::vector<int64_t> shape, float scale) {
+    if (n == skip_tensor) return;
+    if (n == reshape_tensor) shape[0] += 1;
+    add_tensor(w, n, shape, s.dtype, rng, scale);
+  };
+  add("model.embed_tokens.weight", {s.vocab, s.d}, 1.0f);
+  add("model.norm.weight", {s.d}, 1.0f);
+  if (!s.tied) add("lm_head.weight", {s.vocab, s.d}, 0.2f);
+  for (int64_t l = 0; l < s.layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    add(p + "input_layernorm.weight", {s.d}, 1.0f);
+    add(p + "post_attention_layernorm.weight", {s.d}, 1.0f);
+    add(p + "self_attn.q_proj.weight", {s.heads * hd, s.d}, 0.2f);
+    add(p + "self_attn.k_proj.weight", {s.kv * hd, s.d}, 0.2f);
+    add(p + "self_attn.v_proj.weight", {s.kv * hd, s.d}, 0.2f);
+    add(p + "self_attn.o_proj.weight", {s.d, s.heads * hd}, 0.2f);
+    add(p + "mlp.gate_proj.weight", {s.ff, s.d}, 0.2f);
+    add(p + "mlp.up_proj.weight", {s.ff, s.d}, 0.2f);
+    add(p + "mlp.down_proj.weight", {s.d, s.ff}, 0.2f);
+  }
+  w.write((dir / "model.safetensors").string());
+  return dir.string();
+}
+
+std::string load_error(const std::string& dir) {
+  try {
+    LlamaModel::load(dir);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(LlamaTiny, IncrementalDecodeMatchesPrefill) {
+  for (DType dt : {DType::kF32, DType::kBF16, DType::kF16}) {
+    TinySpec s;
+    s.dtype = dt;
+    s.tied = dt != DType::kF16;
+    LlamaModel m = LlamaModel::load(write_tiny(s, "tiny_decode"));
+    const std::vector<int32_t> toks = {1, 5, 9, 63, 0, 17, 42, 8, 8, 3};
+    const int64_t T = int64_t(toks.size());
+    std::vector<float> full(size_t(T * s.vocab)), step(size_t(s.vocab));
+    KvCache c1 = m.make_cache(16);
+    m.forward(toks.data(), T, c1, full.data(), T);
+    KvCache c2 = m.make_cache(16);
+    m.forward(toks.data(), 4, c2, nullptr, 0);  // a prefill chunk, then one token at a time
+    for (int64_t t = 4; t < T; ++t) {
+      m.forward(&toks[size_t(t)], 1, c2, step.data(), 1);
+      for (int64_t v = 0; v < s.vocab; ++v)
+        EXPECT_NEAR(step[size_t(v)], full[size_t(t * s.vocab + v)], 1e-4f)
+            << "dtype " << dtype_name(dt) << " t=" << t << " v=" << v;
+    }
+  }
+}
+
+TEST(LlamaTiny, BadFoldersNameTheProblem) {
+  TinySpec s;
+  EXPECT_NE(load_error(write_tiny(s, "tiny_missing", "model.layers.1.mlp.up_proj.weight"))
+                .find("model.layers.1.mlp.up_proj.weight"),
+            std::string::npos);
+  const std::string shape_err =
+      load_error(write_tiny(s, "tiny_shape", "", "model.layers.0.self_attn.k_proj.weight"));
+  EXPECT_NE(shape_err.find("model.layers.0.self_attn.k_proj.weight"), std::string::npos) << shape_err;
+  EXPECT_NE(shape_err.find("expected [16, 32]"), std::string::npos) << shape_err;
+  TinySpec untied;
+  untied.tied = false;
+  const std::string dir = write_tiny(untied, "tiny_untied", "lm_head.weight");
+  EXPECT_NE(load_error(dir).find("lm_head.weight"), std::string::npos);
+  TinySpec arch;
+  arch.arch = "FalconForCausalLM";
+  EXPECT_NE(load_error(write_tiny(arch, "tiny_arch")).find("unsupported architecture"), std::string::npos);
+  EXPECT_NE(load_error("/nonexistent/model").find("config.json"), std::string::npos);
+}
+
+TEST(LlamaTiny, ContextOverflowAndBadTokenAreErrors) {
+  TinySpec s;
+  LlamaModel m = LlamaModel::load(write_tiny(s, "tiny_ctx"));
+  KvCache c = m.make_cache(4);
+  const std::vector<int32_t> toks = {1, 2, 3, 4, 5};
+  EXPECT_THROW(m.forward(toks.data(), 5, c, nullptr, 0), Error);
+  const int32_t bad = 64;
+  EXPECT_THROW(m.forward(&bad, 1, c, nullptr, 0), Error);
+}
+
+}  // namespace
+}  // namespace quanta

@@ -1,0 +1,111 @@
+// ops against plain double-precision references written out from the formulas.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "ops/attention.h"
+#include "ops/norm.h"
+#include "ops/rope.h"
+
+namespace quanta::ops {
+namespace {
+
+// Note: f32 accumulation over <= 64-long dots and <= 40 softmax terms stays within 1e-5 relative.
+constexpr double kOpsTol = 2e-5;
+
+std::vector<float> random_vec(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+TEST(Ops, AttentionMatchesNaiveGqa) {
+  ThreadPool pool(2);
+  for (int64_t window : {0, 5}) {
+    const AttentionShape s{6, 2, 16, window};
+    const int64_t pos0 = 9, T = 7, n = pos0 + T;
+    const auto q = random_vec(size_t(T * s.n_heads * s.head_dim), 1);
+    const auto k = random_vec(size_t(n * s.n_heads_kv * s.head_dim), 2);
+    const auto v = random_vec(size_t(n * s.n_heads_kv * s.head_dim), 3);
+    std::vector<float> out(size_t(T * s.n_heads * s.head_dim));
+    attention(q.data(), T, pos0, k.data(), v.data(), s, out.data(), pool);
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t h = 0; h < s.n_heads; ++h) {
+        const int64_t kvh = h / (s.n_heads / s.n_heads_kv), last = pos0 + t;
+        const int64_t first = window ? std::max<int64_t>(0, last + 1 - window) : 0;
+        std::vector<double> w;
+        double mx = -1e300, sum = 0;
+        for (int64_t j = first; j <= last; ++j) {
+          double d = 0;
+          for (int64_t i = 0; i < s.head_dim; ++i)
+            d += double(q[size_t((t * s.n_heads + h) * s.head_dim + i)]) *
+                 k[size_t((j * s.n_heads_kv + kvh) * s.head_dim + i)];
+          w.push_back(d / std::sqrt(double(s.head_dim)));
+          mx = std::max(mx, w.back());
+        }
+        for (auto& x : w) sum += (x = std::exp(x - mx));
+        for (int64_t i = 0; i < s.head_dim; ++i) {
+          double o = 0;
+          for (int64_t j = first; j <= last; ++j)
+            o += w[size_t(j - first)] / sum * v[size_t((j * s.n_heads_kv + kvh) * s.head_dim + i)];
+          EXPECT_NEAR(out[size_t((t * s.n_heads + h) * s.head_dim + i)], o, kOpsTol * 10)
+              << "t=" << t << " h=" << h << " i=" << i << " window=" << window;
+        }
+      }
+  }
+}
+
+TEST(Ops, RopeRotatesHalvesAndIsRelative) {
+  const int64_t hd = 8;
+  RopeParams p;
+  p.theta = 100000.0f;
+  const auto inv = rope_inv_freq(hd, p);
+  EXPECT_FLOAT_EQ(inv[0], 1.0f);
+  EXPECT_NEAR(inv[1], 1.0 / std::pow(100000.0, 2.0 / 8.0), 1e-7);
+  // <rope(q, a), rope(k, b)> depends only on a - b.
+  const auto q = random_vec(hd, 4), k = random_vec(hd, 5);
+  auto dot_at = [&](int64_t a, int64_t b) {
+    auto qa = q, kb = k;
+    rope_apply(qa.data(), 1, 1, hd, a, inv);
+    rope_apply(kb.data(), 1, 1, hd, b, inv);
+    double d = 0;
+    for (int64_t i = 0; i < hd; ++i) d += double(qa[size_t(i)]) * kb[size_t(i)];
+    return d;
+  };
+  EXPECT_NEAR(dot_at(10, 3), dot_at(107, 100), 1e-4);
+  // Position 1 rotates pair (0, 4) by inv[0] = 1 radian.
+  std::vector<float> v = {1, 0, 0, 0, 0, 0, 0, 0};
+  rope_apply(v.data(), 1, 1, hd, 1, inv);
+  EXPECT_NEAR(v[0], std::cos(1.0), 1e-6);
+  EXPECT_NEAR(v[4], std::sin(1.0), 1e-6);
+}
+
+TEST(Ops, Llama3ScalingKeepsHighAndScalesLowFrequencies) {
+  RopeParams p;
+  p.theta = 500000.0f;
+  p.kind = 1;
+  p.factor = 8.0f;
+  p.original_max_position = 8192;
+  RopeParams plain = p;
+  plain.kind = 0;
+  const auto s = rope_inv_freq(128, p), u = rope_inv_freq(128, plain);
+  EXPECT_FLOAT_EQ(s[0], u[0]);                 // short wavelength: unchanged
+  EXPECT_FLOAT_EQ(s[63], u[63] / 8.0f);        // long wavelength: divided by factor
+}
+
+TEST(Ops, RmsNorm) {
+  const std::vector<float> x = {1, 2, 3, 4}, w = {1, 1, 2, 0.5f};
+  std::vector<float> y(4);
+  rmsnorm(x.data(), w.data(), 1, 4, 1e-5f, y.data());
+  const double r = 1.0 / std::sqrt((1 + 4 + 9 + 16) / 4.0 + 1e-5);
+  EXPECT_NEAR(y[2], 2 * 3 * r, kOpsTol);
+  EXPECT_NEAR(y[3], 0.5 * 4 * r, kOpsTol);
+}
+
+}  // namespace
+}  // namespace quanta::ops

@@ -1,0 +1,38 @@
+// quanta bench: prefill and decode speed, and decode as a share of the memory-bandwidth roofline.
+#include "commands.h"
+#include "eval/speed.h"
+#include "kernels/isa.h"
+
+namespace quanta::cli {
+namespace {
+
+struct BenchArgs {
+  std::string model;
+  int64_t prompt = 512, decode = 128;
+};
+
+void run_bench(const BenchArgs& a) {
+  LlamaModel model = LlamaModel::load(a.model);
+  const SpeedResult r = measure_speed(model, a.prompt, a.decode);
+  fmt::print("model        {}\n", a.model);
+  fmt::print("kernels      {}, {} threads\n", kernels::isa_name(kernels::active_isa()), ThreadPool::global().size());
+  fmt::print("prefill      {:.1f} tok/s ({} tokens)\n", r.prefill_tok_s, r.prompt_tokens);
+  fmt::print("decode       {:.1f} tok/s ({} tokens)\n", r.decode_tok_s, r.decode_tokens);
+  fmt::print("bandwidth    {:.1f} GB/s (read, measured now)\n", r.bandwidth / 1e9);
+  fmt::print("bytes/token  {:.1f} MB (weights + KV cache read per decode step)\n", r.bytes_per_decode_token / 1e6);
+  fmt::print("roofline     {:.1f} tok/s; decode at {:.1f}% of it\n", r.roofline_tok_s,
+             100.0 * r.decode_tok_s / r.roofline_tok_s);
+}
+
+}  // namespace
+
+void add_bench(CLI::App& app) {
+  auto a = std::make_shared<BenchArgs>();
+  auto* cmd = app.add_subcommand("bench", "Prefill and decode tokens/s and decode vs the memory-bandwidth roofline");
+  cmd->add_option("--model", a->model, "Hugging Face model folder")->required();
+  cmd->add_option("--prompt-len", a->prompt, "prefill prompt length in tokens")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--decode-len", a->decode, "tokens to decode")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->callback([a] { run_bench(*a); });
+}
+
+}  // namespace quanta::cli
