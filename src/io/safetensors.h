@@ -50,6 +50,7 @@ class TensorStore {
   size_t total_bytes() const;
 
  private:
+  std::string source_;  // the path given to open(), for messages
   std::vector<std::unique_ptr<MappedFile>> files_;
   std::map<std::string, TensorInfo> tensors_;
   std::map<std::string, std::string> metadata_;
@@ -61,6 +62,9 @@ class SafetensorsWriter {
   // Copies `nbytes` from data; nbytes must equal numel(shape) * dtype_size(dtype).
   void add(const std::string& name, DType dtype, std::vector<int64_t> shape, const void* data,
            size_t nbytes);
+  // Takes ownership of `bytes` (no copy); same size check.
+  void add(const std::string& name, DType dtype, std::vector<int64_t> shape,
+           std::vector<uint8_t>&& bytes);
   void set_metadata(const std::string& key, const std::string& value);
   void write(const std::string& path) const;
 
