@@ -18,4 +18,11 @@ Isa active_isa();
 // Every level this CPU can run, lowest first (for tests).
 std::vector<Isa> supported_isas();
 
+// Parses a QUANTA_ISA value ("scalar", "avx2", "avx512"); throws quanta::Error naming the value
+// and the accepted names otherwise.
+Isa parse_isa(std::string_view name);
+// The level to use given a QUANTA_ISA value (null or empty: none set) and the detected level:
+// the parsed value, which must not exceed `detected` (throws quanta::Error if it does).
+Isa resolve_isa(const char* override_value, Isa detected);
+
 }  // namespace quanta::kernels

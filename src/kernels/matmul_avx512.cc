@@ -1,0 +1,305 @@
+// AVX-512 (F/BW/VL/DQ, with FMA and F16C) f32 kernels. Contracts in kernels/matmul.h.
+//
+// matmul has two paths, chosen by the number of rows of X (tokens):
+//  - m < kPackMinRows (decode): dot products. kDotW rows of W at a time, each loaded vector used
+//    against up to kDotX rows of X, with kDotX * kDotW independent accumulators; every W row is
+//    streamed once per group of kDotX tokens. Horizontal sums at the end of each row.
+//  - m >= kPackMinRows (prefill): X^T is packed into panels of kPanel tokens, p[kk][t]; a tile of
+//    kTileW rows of W (converted to f32 once per tile and pass, not once per token) is broadcast
+//    one element at a time against a panel, accumulating the (kTileW, kPanel) block of Y^T in
+//    kTileW * kPanelVecs registers: no horizontal sums, one W load per kPanel FMAs. A pass packs
+//    as many panels as fit kPassBytes so the panels stay in L2 while every tile streams by.
+//
+// Note: this file is compiled with -mavx512*. It must not instantiate standard-library templates
+// or call inline functions from shared headers: those are emitted as weak symbols in every file
+// that uses them, the linker keeps one copy, and if it kept this file's AVX-512 code the whole
+// program would die with SIGILL on an AVX2 CPU. Hence the raw loops and own min/max below, and
+// scratch memory from matmul_scratch() (defined in the generic matmul.cc).
+
+// GCC 12's own AVX-512 intrinsics trip -Wuninitialized (_mm512_undefined_ps; GCC bug 105593).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/matmul.h"
+
+namespace quanta::kernels::avx512 {
+namespace {
+
+constexpr int64_t kLanes = 16;
+constexpr int kDotW = 4;                            // W rows per dot block
+constexpr int kDotX = 4;                            // X rows per dot block
+constexpr int kTileW = 12;                          // W rows per packed tile
+constexpr int kPanelVecs = 2;                       // vectors of tokens per panel
+constexpr int64_t kPanel = kPanelVecs * kLanes;     // tokens per panel
+constexpr int64_t kPackMinRows = 16;                // m from which the packed path wins
+constexpr int64_t kPassBytes = int64_t(1) << 20;    // packed X per pass (L2 is 1-2 MiB)
+
+int64_t min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
+int64_t max_i64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+// Storage type of a weight element.
+template <DType T> struct Storage { using type = uint16_t; };
+template <> struct Storage<DType::kF32> { using type = float; };
+template <DType T> using StorageT = typename Storage<T>::type;
+
+// First n lanes (0 < n < kLanes).
+__mmask16 tail_mask(int64_t n) { return _cvtu32_mask16((1u << n) - 1); }
+
+// 16 weights from p as f32; the second form loads the first n and zeroes the rest.
+template <DType T>
+__m512 widen(__m256i h) {
+  if constexpr (T == DType::kF16) return _mm512_cvtph_ps(h);
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));  // bf16 = top half
+}
+template <DType T>
+__m512 load_w(const StorageT<T>* p) {
+  if constexpr (T == DType::kF32) return _mm512_loadu_ps(p);
+  else return widen<T>(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+template <DType T>
+__m512 load_w(const StorageT<T>* p, int64_t n) {
+  if constexpr (T == DType::kF32) return _mm512_maskz_loadu_ps(tail_mask(n), p);
+  else return widen<T>(_mm256_maskz_loadu_epi16(tail_mask(n), p));
+}
+
+// {sum(a), sum(b), sum(c), sum(d)}.
+__m128 hsum4(__m512 a, __m512 b, __m512 c, __m512 d) {
+  // Fold pairs of vectors at 256 bits: 128-bit chunks [a0+a2, a1+a3, b0+b2, b1+b3].
+  const __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xee));
+  const __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xee));
+  // Fold at 128 bits: chunks [a, b, c, d], four partial sums each.
+  __m512 s = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0x88), _mm512_shuffle_f32x4(ab, cd, 0xdd));
+  // Sum within chunks (every lane of a chunk ends up with its total), then take lane 0 of each.
+  s = _mm512_add_ps(s, _mm512_permute_ps(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  s = _mm512_add_ps(s, _mm512_permute_ps(s, _MM_SHUFFLE(1, 0, 3, 2)));
+  const __m512i lane0 = _mm512_setr_epi32(0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12);
+  return _mm512_castps512_ps128(_mm512_permutexvar_ps(lane0, s));
+}
+
+// dst[0, n) = src[0, n) as f32.
+template <DType T>
+void convert_row(const StorageT<T>* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) _mm512_storeu_ps(dst + i, load_w<T>(src + i));
+  if (i < n) _mm512_mask_storeu_ps(dst + i, tail_mask(n - i), load_w<T>(src + i, n - i));
+}
+
+// ---- Few tokens: dot products. ----
+
+// y[i][r] = x[i] . w[r] for i < RX, r < RW.  x (RX, k) row stride k;  w (RW, k) row stride k;
+// y row stride ldy. Prefetches the next RW rows of W: rows are short (k = 576: 36 lines), too
+// short for the hardware prefetcher to ramp up on each (measured: +20-50% GB/s at m = 1).
+template <DType T, int RX, int RW>
+void dot_block(const float* x, int64_t k, const StorageT<T>* w, float* y, int64_t ldy) {
+  __m512 acc[RX][RW];
+  for (int i = 0; i < RX; ++i)
+    for (int r = 0; r < RW; ++r) acc[i][r] = _mm512_setzero_ps();
+  int64_t kk = 0;
+  for (; kk + kLanes <= k; kk += kLanes) {
+    __m512 wv[RW];
+    for (int r = 0; r < RW; ++r) {
+      _mm_prefetch(reinterpret_cast<const char*>(w + (r + RW) * k + kk), _MM_HINT_T0);
+      wv[r] = load_w<T>(w + r * k + kk);
+    }
+    for (int i = 0; i < RX; ++i) {
+      const __m512 xv = _mm512_loadu_ps(x + i * k + kk);
+      for (int r = 0; r < RW; ++r) acc[i][r] = _mm512_fmadd_ps(xv, wv[r], acc[i][r]);
+    }
+  }
+  if (kk < k) {
+    const int64_t n = k - kk;
+    __m512 wv[RW];
+    for (int r = 0; r < RW; ++r) wv[r] = load_w<T>(w + r * k + kk, n);
+    for (int i = 0; i < RX; ++i) {
+      const __m512 xv = _mm512_maskz_loadu_ps(tail_mask(n), x + i * k + kk);
+      for (int r = 0; r < RW; ++r) acc[i][r] = _mm512_fmadd_ps(xv, wv[r], acc[i][r]);
+    }
+  }
+  for (int i = 0; i < RX; ++i) {
+    if constexpr (RW == 4) {
+      _mm_storeu_ps(y + i * ldy, hsum4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]));
+    } else {
+      for (int r = 0; r < RW; ++r) y[i * ldy + r] = _mm512_reduce_add_ps(acc[i][r]);
+    }
+  }
+}
+
+// All m rows of X against RW rows of W: y (m, RW) with row stride ldy.
+template <DType T, int RW>
+void dot_rows(const float* x, int64_t m, int64_t k, const StorageT<T>* w, float* y, int64_t ldy) {
+  static_assert(kDotX == 4);
+  int64_t i = 0;
+  for (; i + kDotX <= m; i += kDotX) dot_block<T, kDotX, RW>(x + i * k, k, w, y + i * ldy, ldy);
+  const float* xi = x + i * k;
+  float* yi = y + i * ldy;
+  switch (m - i) {
+    case 1: return dot_block<T, 1, RW>(xi, k, w, yi, ldy);
+    case 2: return dot_block<T, 2, RW>(xi, k, w, yi, ldy);
+    case 3: return dot_block<T, 3, RW>(xi, k, w, yi, ldy);
+    default: return;
+  }
+}
+
+template <DType T>
+void matmul_dot(const float* x, int64_t m, int64_t k, const StorageT<T>* w, int64_t n0,
+                int64_t n1, float* y, int64_t ldy) {
+  int64_t j = n0;
+  for (; j + kDotW <= n1; j += kDotW) dot_rows<T, kDotW>(x, m, k, w + j * k, y + j, ldy);
+  for (; j < n1; ++j) dot_rows<T, 1>(x, m, k, w + j * k, y + j, ldy);
+}
+
+// ---- Many tokens: packed panels of X^T, broadcast W. ----
+
+// p (k, width) = x (rows, k)^T, zero-padded to width >= rows tokens.
+void pack_panel(const float* x, int64_t rows, int64_t k, int64_t width, float* p) {
+  // Writes in order; the reads walk `rows` lines of X side by side (they stay in L1).
+  for (int64_t kk = 0; kk < k; ++kk) {
+    float* pk = p + kk * width;
+    for (int64_t t = 0; t < rows; ++t) pk[t] = x[t * k + kk];
+    for (int64_t t = rows; t < width; ++t) pk[t] = 0.0f;
+  }
+}
+
+// A tile of kTileW rows of W as f32 rows of stride k: W itself when it already is one, else
+// converted (and zero-padded to kTileW rows) into buf (kTileW, k).
+template <DType T>
+const float* weight_tile(const StorageT<T>* w, int64_t rows, int64_t k, float* buf) {
+  if constexpr (T == DType::kF32) {
+    if (rows == kTileW) return w;
+  }
+  for (int64_t r = 0; r < rows; ++r) convert_row<T>(w + r * k, buf + r * k, k);
+  std::memset(buf + rows * k, 0, size_t((kTileW - rows) * k) * sizeof(float));
+  return buf;
+}
+
+// tile (kTileW, kPanel): tile[r][t] = sum_kk w[r][kk] * p[kk][t] for t < NV * kLanes.
+//   p (k, NV * kLanes) packed panel, 64-byte aligned;  w (kTileW, k) f32, row stride k.
+template <int NV>
+void tile_kernel(const float* p, const float* w, int64_t k, float* tile) {
+  __m512 acc[kTileW][NV];
+  for (int r = 0; r < kTileW; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (int64_t kk = 0; kk < k; ++kk) {
+    __m512 xv[NV];
+    for (int v = 0; v < NV; ++v) xv[v] = _mm512_load_ps(p + (kk * NV + v) * kLanes);
+    for (int r = 0; r < kTileW; ++r) {
+      const __m512 wb = _mm512_set1_ps(w[r * k + kk]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(wb, xv[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < kTileW; ++r)
+    for (int v = 0; v < NV; ++v) _mm512_store_ps(tile + r * kPanel + v * kLanes, acc[r][v]);
+}
+
+template <DType T>
+void matmul_packed(const float* x, int64_t m, int64_t k, const StorageT<T>* w, int64_t n0,
+                   int64_t n1, float* y, int64_t ldy) {
+  const int64_t panel_floats = kPanel * k;
+  const int64_t pass_panels =
+      min_i64(max_i64(1, kPassBytes / (panel_floats * int64_t(sizeof(float)))),
+              (m + kPanel - 1) / kPanel);
+  float* panels = matmul_scratch(pass_panels * panel_floats + kTileW * k);
+  float* wbuf = panels + pass_panels * panel_floats;
+  alignas(64) float tile[kTileW * kPanel];
+
+  for (int64_t i0 = 0; i0 < m; i0 += pass_panels * kPanel) {
+    const int64_t pass_rows = min_i64(pass_panels * kPanel, m - i0);
+    const int64_t n_panels = (pass_rows + kPanel - 1) / kPanel;
+    // A last panel of at most kLanes tokens is packed (and computed) half width.
+    auto panel_tokens = [&](int64_t p) { return min_i64(kPanel, pass_rows - p * kPanel); };
+    for (int64_t p = 0; p < n_panels; ++p) {
+      const int64_t tokens = panel_tokens(p);
+      pack_panel(x + (i0 + p * kPanel) * k, tokens, k, tokens > kLanes ? kPanel : kLanes,
+                 panels + p * panel_floats);
+    }
+    for (int64_t j = n0; j < n1; j += kTileW) {
+      const int64_t cols = min_i64(kTileW, n1 - j);
+      const float* wt = weight_tile<T>(w + j * k, cols, k, wbuf);
+      for (int64_t p = 0; p < n_panels; ++p) {
+        const int64_t tokens = panel_tokens(p);
+        if (tokens > kLanes) {
+          tile_kernel<kPanelVecs>(panels + p * panel_floats, wt, k, tile);
+        } else {
+          tile_kernel<1>(panels + p * panel_floats, wt, k, tile);
+        }
+        float* yp = y + (i0 + p * kPanel) * ldy + j;
+        for (int64_t t = 0; t < tokens; ++t)
+          for (int64_t r = 0; r < cols; ++r) yp[t * ldy + r] = tile[r * kPanel + t];
+      }
+    }
+  }
+}
+
+template <DType T>
+void matmul_typed(const float* x, int64_t m, int64_t k, const void* w, int64_t n0, int64_t n1,
+                  float* y, int64_t ldy) {
+  const auto* wt = static_cast<const StorageT<T>*>(w);
+  if (m >= kPackMinRows) {
+    matmul_packed<T>(x, m, k, wt, n0, n1, y, ldy);
+  } else {
+    matmul_dot<T>(x, m, k, wt, n0, n1, y, ldy);
+  }
+}
+
+}  // namespace
+
+void matmul(const float* x, int64_t m, int64_t k, const void* w, DType wtype, int64_t n0, int64_t n1,
+            float* y, int64_t ldy) {
+  switch (wtype) {
+    case DType::kF16: return matmul_typed<DType::kF16>(x, m, k, w, n0, n1, y, ldy);
+    case DType::kBF16: return matmul_typed<DType::kBF16>(x, m, k, w, n0, n1, y, ldy);
+    default: return matmul_typed<DType::kF32>(x, m, k, w, n0, n1, y, ldy);
+  }
+}
+
+float dot(const float* a, const float* b, int64_t n) {
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                   _mm512_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 4 * kLanes <= n; i += 4 * kLanes)
+    for (int u = 0; u < 4; ++u)
+      acc[u] = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + u * kLanes),
+                               _mm512_loadu_ps(b + i + u * kLanes), acc[u]);
+  for (; i + kLanes <= n; i += kLanes)
+    acc[0] = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc[0]);
+  if (i < n) {
+    const __mmask16 mask = tail_mask(n - i);
+    acc[1] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, a + i), _mm512_maskz_loadu_ps(mask, b + i),
+                             acc[1]);
+  }
+  return _mm512_reduce_add_ps(
+      _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+}
+
+void axpy(float alpha, const float* x, float* y, int64_t n) {
+  const __m512 va = _mm512_set1_ps(alpha);
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+  if (i < n) {
+    const __mmask16 mask = tail_mask(n - i);
+    const __m512 r = _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(mask, x + i),
+                                     _mm512_maskz_loadu_ps(mask, y + i));
+    _mm512_mask_storeu_ps(y + i, mask, r);
+  }
+}
+
+void to_f32(const void* src, DType src_type, float* dst, int64_t n) {
+  switch (src_type) {
+    case DType::kF16: return convert_row<DType::kF16>(static_cast<const uint16_t*>(src), dst, n);
+    case DType::kBF16: return convert_row<DType::kBF16>(static_cast<const uint16_t*>(src), dst, n);
+    default: std::memcpy(dst, src, size_t(n) * sizeof(float));
+  }
+}
+
+}  // namespace quanta::kernels::avx512
