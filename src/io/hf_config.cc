@@ -50,11 +50,16 @@ std::vector<int32_t> get_ids(const json& j, const char* key, const std::string& 
   return ids;
 }
 
-void parse_rope_scaling(const json& j, const std::string& src, ModelConfig& c) {
-  auto it = j.find("rope_scaling");
+// RoPE settings: transformers <= 4.x writes `rope_theta` plus an optional `rope_scaling` object;
+// transformers 5 writes one `rope_parameters` object holding rope_theta and the scaling fields.
+void parse_rope(const json& j, const std::string& src, ModelConfig& c) {
+  c.rope_theta = float(get_num(j, "rope_theta", src, 10000.0));
+  const char* key = j.contains("rope_parameters") ? "rope_parameters" : "rope_scaling";
+  auto it = j.find(key);
   if (it == j.end() || it->is_null()) return;
-  if (!it->is_object()) fail("{}: 'rope_scaling' must be an object or null", src);
-  std::string type = it->value("rope_type", it->value("type", std::string()));
+  if (!it->is_object()) fail("{}: '{}' must be an object or null", src, key);
+  c.rope_theta = float(get_num(*it, "rope_theta", src, c.rope_theta));
+  std::string type = it->value("rope_type", it->value("type", std::string("default")));
   if (type == "default") return;
   c.rope_factor = float(get_num(*it, "factor", src, 1.0));
   if (type == "llama3") {
@@ -66,8 +71,7 @@ void parse_rope_scaling(const json& j, const std::string& src, ModelConfig& c) {
   } else if (type == "linear") {
     c.rope_scaling = RopeScaling::kLinear;
   } else {
-    fail("{}: rope_scaling type '{}' is not supported (supported: default, linear, llama3)", src,
-         type);
+    fail("{}: {} type '{}' is not supported (supported: default, linear, llama3)", src, key, type);
   }
 }
 
@@ -126,8 +130,7 @@ ModelConfig parse_model_config(const std::string& text, const std::string& src) 
   }
   if (c.head_dim <= 0 || c.head_dim % 2 != 0) fail("{}: head_dim must be positive and even", src);
   c.rms_norm_eps = float(get_num(j, "rms_norm_eps", src, 1e-6));
-  c.rope_theta = float(get_num(j, "rope_theta", src, 10000.0));
-  parse_rope_scaling(j, src, c);
+  parse_rope(j, src, c);
   const bool is_qwen2 = c.architecture == "Qwen2ForCausalLM";
   const bool is_qwen3 = c.architecture == "Qwen3ForCausalLM";
   c.tie_word_embeddings = j.value("tie_word_embeddings", false);  // HF default for these classes
