@@ -11,13 +11,20 @@
 
 namespace quanta {
 
+// One chat message.
+struct ChatMessage {
+  std::string role;
+  std::string content;
+};
+
 class Tokenizer {
  public:
   // Loads DIR/tokenizer.json (and DIR/tokenizer_config.json for bos/eos/chat template, if present).
   // Throws quanta::Error naming the file and field on anything it cannot read.
   static Tokenizer load(const std::string& dir);
   // From the text of a tokenizer.json (and optionally tokenizer_config.json); for tests/fuzzers.
-  static Tokenizer from_json(std::string_view tokenizer_json, std::string_view tokenizer_config_json = {});
+  static Tokenizer from_json(std::string_view tokenizer_json,
+                             std::string_view tokenizer_config_json = {});
 
   Tokenizer();
   Tokenizer(Tokenizer&&) noexcept;
@@ -35,19 +42,22 @@ class Tokenizer {
   int32_t vocab_size() const;
   int32_t token_id(std::string_view token) const;  // -1 if absent
   bool is_special(int32_t id) const;
-  int32_t bos_id() const;  // -1 if none
-  int32_t eos_id() const;  // -1 if none
+  int32_t bos_id() const;                    // -1 if none
+  int32_t eos_id() const;                    // -1 if none
   const std::string& chat_template() const;  // empty if none
+  const std::string& bos_token() const;      // text of the BOS token, empty if none
+  const std::string& eos_token() const;      // text of the EOS token, empty if none
+
+  // Renders this tokenizer's chat template with its bos/eos tokens (see render_chat_template).
+  // Throws quanta::Error if the tokenizer has no template.
+  std::string apply_chat_template(const std::vector<ChatMessage>& messages,
+                                  bool add_generation_prompt) const;
 
  private:
+  void apply_config(std::string_view config_json, const std::string& where);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
-};
-
-// One chat message.
-struct ChatMessage {
-  std::string role;
-  std::string content;
 };
 
 // Renders a Jinja chat template (the subset HF chat templates use) as transformers'
