@@ -20,6 +20,7 @@ import sys
 import time
 
 import torch
+import tokenizers
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 PROMPTS = [
@@ -133,7 +134,11 @@ def make_greedy(model, tok, ps):
 def make_ppl(model, tok, wiki, n_windows_wanted, batch):
     raw = open(wiki, "rb").read()  # bytes: keep the CRLF line endings as they are
     text = raw.decode("utf-8")
-    ids = tok(text, add_special_tokens=False)["input_ids"]
+    # Note: the `tokenizers` library reading tokenizer.json, not AutoTokenizer: transformers 5 maps
+    # SmolLM2's "GPT2Tokenizer" class to a pre-tokenizer without the Digits(individual) step, which
+    # splits Unicode numerals (e.g. "½") differently: 304,839 tokens instead of tokenizer.json's 304,830.
+    ids = tokenizers.Tokenizer.from_file(tok.name_or_path + "/tokenizer.json").encode(
+        text, add_special_tokens=False).ids
     n_tok = len(ids)
     n_win_total = n_tok // CTX
     n_win = n_win_total if n_windows_wanted is None else min(n_windows_wanted, n_win_total)
@@ -161,7 +166,7 @@ def make_ppl(model, tok, wiki, n_windows_wanted, batch):
     n_half = CTX - 1 - half  # 255 tokens per window
     res = {
         "ctx": CTX,
-        "convention": ("wiki.test.raw read as bytes (CRLF kept), decoded UTF-8, tokenized once with the HF tokenizer, "
+        "convention": ("wiki.test.raw read as bytes (CRLF kept), decoded UTF-8, tokenized once with the HF tokenizers library from tokenizer.json, "
                        "no BOS; split into floor(n_tokens/512) non-overlapping windows of 512 (the tail is dropped); "
                        "'windows': in each window the logits at positions 0..510 score tokens 1..511 (511 per window); "
                        "ppl = exp(sum NLL / count) over the first k windows"),

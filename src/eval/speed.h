@@ -15,7 +15,9 @@ struct SpeedResult {
   int64_t prompt_tokens = 0, decode_tokens = 0;
   double prefill_tok_s = 0, decode_tok_s = 0;
   double bytes_per_decode_token = 0;  // weights read + mean KV cache read per step
-  double bandwidth = 0;               // bytes/s
+  double bandwidth_working_set = 0;   // bytes/s streaming a buffer of bytes_per_decode_token
+  double bandwidth_dram = 0;          // bytes/s streaming a buffer far larger than the caches
+  double bandwidth = 0;               // the higher of the two: the roofline's bandwidth
   double roofline_tok_s = 0;          // bandwidth / bytes_per_decode_token
 };
 

@@ -101,6 +101,8 @@ TEST_F(Golden, PerplexityMatchesTransformers) {
   const json j = load_json("ppl.json");
   const std::vector<int32_t> ids = tok_->encode(read_file(kWiki), false);
   EXPECT_EQ(int64_t(ids.size()), j["n_tokens"].get<int64_t>());
+  const auto head = j["first_window_ids_head"].get<std::vector<int32_t>>();
+  EXPECT_TRUE(std::equal(head.begin(), head.end(), ids.begin()));
   for (auto [scoring, key] : {std::pair{PplScoring::kAllButFirst, "windows"},
                               std::pair{PplScoring::kSecondHalf, "second_half"}}) {
     PplOptions opt;

@@ -26,9 +26,10 @@ std::vector<float> random_vec(size_t n, uint32_t seed) {
 
 TEST(Ops, AttentionMatchesNaiveGqa) {
   ThreadPool pool(2);
-  for (int64_t window : {0, 5}) {
+  // T = 7 takes the per-query path, T = 20 the blocked (matmul) path.
+  for (auto [window, T] : {std::pair<int64_t, int64_t>{0, 7}, {5, 7}, {0, 20}, {5, 20}, {0, 33}}) {
     const AttentionShape s{6, 2, 16, window};
-    const int64_t pos0 = 9, T = 7, n = pos0 + T;
+    const int64_t pos0 = 9, n = pos0 + T;
     const auto q = random_vec(size_t(T * s.n_heads * s.head_dim), 1);
     const auto k = random_vec(size_t(n * s.n_heads_kv * s.head_dim), 2);
     const auto v = random_vec(size_t(n * s.n_heads_kv * s.head_dim), 3);
@@ -54,7 +55,7 @@ TEST(Ops, AttentionMatchesNaiveGqa) {
           for (int64_t j = first; j <= last; ++j)
             o += w[size_t(j - first)] / sum * v[size_t((j * s.n_heads_kv + kvh) * s.head_dim + i)];
           EXPECT_NEAR(out[size_t((t * s.n_heads + h) * s.head_dim + i)], o, kOpsTol * 10)
-              << "t=" << t << " h=" << h << " i=" << i << " window=" << window;
+              << "t=" << t << " h=" << h << " i=" << i << " window=" << window << " T=" << T;
         }
       }
   }

@@ -31,8 +31,7 @@ void run_generate(const GenerateArgs& a) {
     std::vector<ChatMessage> msgs;
     if (!a.system.empty()) msgs.push_back({"system", a.system});
     msgs.push_back({"user", a.prompt});
-    const auto piece = [&](int32_t id) { return id >= 0 ? tok.decode({id}) : std::string(); };
-    text = render_chat_template(tok.chat_template(), msgs, true, piece(tok.bos_id()), piece(tok.eos_id()));
+    text = tok.apply_chat_template(msgs, true);
   }
   std::vector<int32_t> ids = tok.encode(text, !a.chat);
   GenerateOptions opt;
