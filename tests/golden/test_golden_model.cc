@@ -97,6 +97,33 @@ TEST_F(Golden, GreedyTokensMatchTransformers) {
   EXPECT_EQ(gen.eos_ids, std::vector<int32_t>{2});
 }
 
+TEST_F(Golden, StopStringsAndStreaming) {
+  const json j = load_json("greedy.json");
+  const auto& p = j["prompts"][0];  // "The capital of France is" -> " Paris.\n\nThe answer is: ..."
+  GenerateOptions opt;
+  opt.max_tokens = 32;
+  opt.eos_ids = {2};
+  opt.stop = {"\n"};
+  std::string streamed;
+  const GenerateResult r = generate(*model_, *tok_, p["ids"].get<std::vector<int32_t>>(), opt,
+                                    [&](const std::string& s) { streamed += s; });
+  EXPECT_EQ(r.text, " Paris.");
+  EXPECT_EQ(streamed, r.text);
+  EXPECT_EQ(r.finish_reason, "stop");
+  opt.stop = {"answer is"};
+  streamed.clear();
+  const GenerateResult r2 = generate(*model_, *tok_, p["ids"].get<std::vector<int32_t>>(), opt,
+                                     [&](const std::string& s) { streamed += s; });
+  EXPECT_EQ(r2.text, " Paris.\n\nThe ");
+  EXPECT_EQ(streamed, r2.text);
+}
+
+TEST_F(Golden, ChatTemplateRendersTheGoldenPrompt) {
+  const json j = load_json("logits.json");
+  const std::string want = j["prompts"][2]["prompt"];
+  EXPECT_EQ(tok_->apply_chat_template({{"user", "What is 17 times 23?"}}, true), want);
+}
+
 TEST_F(Golden, PerplexityMatchesTransformers) {
   const json j = load_json("ppl.json");
   const std::vector<int32_t> ids = tok_->encode(read_file(kWiki), false);

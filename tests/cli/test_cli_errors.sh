@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# CLI bad-input behaviour: one line on stderr naming the problem, a non-zero exit, no crash.
+# Usage: test_cli_errors.sh QUANTA_BIN
+set -u
+bin="$1"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0; passes=0
+
+# expect_error NAME PATTERN ARGS...: exit status must be 1 (not a crash, not 0) and stderr must match.
+expect_error() {
+  local name="$1" pattern="$2"; shift 2
+  "$bin" "$@" >"$tmp/stdout.txt" 2>"$tmp/err"
+  local rc=$?
+  if [ "$rc" -eq 1 ] && grep -q -- "$pattern" "$tmp/err" && [ "$(wc -l <"$tmp/err")" -le 2 ]; then
+    passes=$((passes + 1))
+  else
+    echo "FAIL $name: exit $rc, stderr: $(cat "$tmp/err")"; fails=$((fails + 1))
+  fi
+}
+
+expect_error missing-dir "config.json" info --model "$tmp/nope"
+mkdir -p "$tmp/m"
+echo '{"architectures": ["GPTNeoXForCausalLM"]}' >"$tmp/m/config.json"
+expect_error unknown-arch "unsupported architecture 'GPTNeoXForCausalLM'" info --model "$tmp/m"
+echo '{"architectures": ["LlamaForCausalLM"], "hidden_size": 8, "intermediate_size": 8,
+ "num_hidden_layers": 1, "num_attention_heads": 2, "vocab_size": 4}' >"$tmp/m/config.json"
+expect_error no-weights "model.safetensors" info --model "$tmp/m"
+printf '\x10\x00\x00\x00\x00\x00\x00\x00{"a":' >"$tmp/m/model.safetensors"
+expect_error corrupt-safetensors "model.safetensors" info --model "$tmp/m"
+printf '\xff\xff\xff\xff\x00\x00\x00\x00' >"$tmp/m/model.safetensors"
+expect_error truncated-safetensors "model.safetensors" info --model "$tmp/m"
+expect_error no-tokenizer "tokenizer.json" tokenize --model "$tmp/m" --text hi
+echo '{"model": {"type": "WordPiece"}}' >"$tmp/m/tokenizer.json"
+expect_error bad-tokenizer "WordPiece" tokenize --model "$tmp/m" --text hi
+expect_error bad-gguf "GGUF" import-gguf --gguf "$tmp/m/config.json" --out "$tmp/out"
+[ ! -e "$tmp/out" ] || { echo "FAIL bad-gguf left an output folder"; fails=$((fails + 1)); }
+
+# Usage errors come from the flag parser (CLI11: its own non-zero codes), never a crash (>= 128).
+"$bin" generate >/dev/null 2>&1; rc=$?
+if [ "$rc" -ge 128 ] || [ "$rc" -eq 0 ]; then echo "FAIL usage: exit $rc"; fails=$((fails + 1)); else passes=$((passes + 1)); fi
+
+echo "cli errors: $passes passed, $fails failed"
+[ "$fails" -eq 0 ]
