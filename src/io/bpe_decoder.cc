@@ -85,16 +85,7 @@ class ReplaceDec : public Decoder {
   }
   void stream(std::string& t) const override {
     if (!utf8::is_valid(t)) return;  // a byte stand-in from an earlier step; nothing to match
-    std::vector<Span> spans;
-    re_.find_matches(t, spans);
-    std::string out;
-    for (const Span& s : spans) {
-      if (s.match)
-        out += content_;
-      else
-        out.append(t, s.begin, s.end - s.begin);
-    }
-    t.swap(out);
+    t = re_.replace_all(t, content_);
   }
 
  private:

@@ -22,18 +22,7 @@ class ReplaceNorm : public Normalizer {
  public:
   ReplaceNorm(Regex re, std::string content) : re_(std::move(re)), content_(std::move(content)) {}
   void normalize(std::string& t) const override {
-    thread_local std::vector<Span> spans;
-    spans.clear();
-    re_.find_matches(t, spans);
-    std::string out;
-    out.reserve(t.size() + t.size() / 4);
-    for (const Span& s : spans) {
-      if (s.match)
-        out += content_;
-      else
-        out.append(t, s.begin, s.end - s.begin);
-    }
-    t.swap(out);
+    t = re_.replace_all(t, content_);
   }
 
  private:

@@ -142,6 +142,21 @@ void Regex::find_matches(std::string_view text, std::vector<Span>& out) const {
   if (prev != text.size()) out.push_back({prev, text.size(), false});
 }
 
+std::string Regex::replace_all(std::string_view text, std::string_view content) const {
+  thread_local std::vector<Span> spans;
+  spans.clear();
+  find_matches(text, spans);
+  std::string out;
+  out.reserve(text.size() + text.size() / 4);
+  for (const Span& s : spans) {
+    if (s.match)
+      out += content;
+    else
+      out.append(text, s.begin, s.end - s.begin);
+  }
+  return out;
+}
+
 bool Regex::search(std::string_view text) const {
   MatchData data(code_->code);
   const int rc = pcre2_match(code_->code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0,

@@ -38,6 +38,8 @@ class Regex {
   void find_matches(std::string_view text, std::vector<Span>& out) const;
   // Whether the pattern matches anywhere in text.
   bool search(std::string_view text) const;
+  // text with every match replaced by `content` (the Replace normalizer and decoder).
+  std::string replace_all(std::string_view text, std::string_view content) const;
 
  private:
   struct Code;

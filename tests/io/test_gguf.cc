@@ -10,6 +10,7 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "test_temp_dir.h"
 #include "io/gguf.h"
 #include "io/gguf_import.h"
 #include "io/gguf_writer.h"
@@ -20,24 +21,7 @@ namespace {
 namespace fs = std::filesystem;
 using VT = GgufValueType;
 
-// Per-process scratch folder under the gtest temp dir; removed at exit.
-const fs::path& scratch_root() {
-  static const struct Root {
-    fs::path path;
-    ~Root() {
-      std::error_code ec;
-      fs::remove_all(path, ec);
-    }
-  } root{fs::path(::testing::TempDir()) / ("quanta_gguf_" + std::to_string(getpid()))};
-  return root.path;
-}
-
-std::string temp_path(const std::string& file) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const fs::path dir = scratch_root() / info->name();
-  fs::create_directories(dir);
-  return (dir / file).string();
-}
+using testing_util::temp_path;
 
 void write_bytes(const std::string& path, const std::vector<uint8_t>& b) {
   // Note: a fresh inode each time; truncating and rewriting makes ext4 flush (auto_da_alloc).

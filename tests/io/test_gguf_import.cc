@@ -8,6 +8,7 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "test_temp_dir.h"
 #include "io/gguf.h"
 #include "io/gguf_import.h"
 #include "io/gguf_writer.h"
@@ -22,25 +23,7 @@ using json = nlohmann::json;
 // A tiny llama: 1 layer, hidden 32, 4 heads of dim 8, 2 KV heads, ffn 64, vocab 8.
 constexpr int64_t kEmbd = 32, kHeads = 4, kHeadsKv = 2, kHeadDim = 8, kFf = 64, kVocab = 8;
 
-// Per-process scratch folder under the gtest temp dir; removed at exit.
-const fs::path& scratch_root() {
-  static const struct Root {
-    fs::path path;
-    ~Root() {
-      std::error_code ec;
-      fs::remove_all(path, ec);
-    }
-  } root{fs::path(::testing::TempDir()) / ("quanta_import_" + std::to_string(getpid()))};
-  return root.path;
-}
-
-std::string temp_dir() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const fs::path dir = scratch_root() / info->name();
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
+using testing_util::temp_dir;
 
 template <typename Fn>
 std::string error_of(Fn fn) {

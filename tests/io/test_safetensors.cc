@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "test_temp_dir.h"
 #include "io/safetensors.h"
 
 namespace quanta {
@@ -14,26 +15,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Per-process scratch folder under the gtest temp dir; removed at exit.
-const fs::path& scratch_root() {
-  static const struct Root {
-    fs::path path;
-    ~Root() {
-      std::error_code ec;
-      fs::remove_all(path, ec);
-    }
-  } root{fs::path(::testing::TempDir()) / ("quanta_st_" + std::to_string(getpid()))};
-  return root.path;
-}
-
-// A fresh folder under the gtest temp dir, named after the running test.
-std::string temp_dir() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const fs::path dir = scratch_root() / info->name();
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
+using testing_util::temp_dir;
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));

@@ -1,0 +1,44 @@
+// Scratch folders for tests: a per-process root under gtest's temp dir, removed at exit, and a
+// fresh folder per test named after it.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+namespace quanta::testing_util {
+
+inline const std::filesystem::path& scratch_root() {
+  static const struct Root {
+    std::filesystem::path path;
+    ~Root() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  } root{std::filesystem::path(::testing::TempDir()) / ("quanta_test_" + std::to_string(getpid()))};
+  return root.path;
+}
+
+inline std::filesystem::path test_folder() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  return scratch_root() / (std::string(info->test_suite_name()) + "." + info->name());
+}
+
+// A fresh, empty folder named after the running test.
+inline std::string temp_dir() {
+  const std::filesystem::path dir = test_folder();
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+// A path for `file` in the running test's folder (created if missing, not emptied).
+inline std::string temp_path(const std::string& file) {
+  const std::filesystem::path dir = test_folder();
+  std::filesystem::create_directories(dir);
+  return (dir / file).string();
+}
+
+}  // namespace quanta::testing_util
