@@ -50,6 +50,7 @@ void run_generate(const GenerateArgs& a) {
     std::fflush(stdout);
   });
   std::fputs("\n", stdout);
+  std::fflush(stdout);
   if (a.verbose)
     std::fprintf(stderr, "[%lld prompt tokens, %.1f tok/s prefill; %zu generated, %.1f tok/s decode; finish: %s]\n",
                  (long long)r.prompt_tokens, double(r.prompt_tokens) / r.prefill_seconds, r.tokens.size(),
