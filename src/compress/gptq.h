@@ -1,0 +1,61 @@
+// GPTQ (Frantar et al. 2022), SparseGPT (Frantar & Alistarh 2023) and magnitude pruning on one
+// Linear's weight W (rows = out features, cols = in features) given the Hessian H = 2 X X^T / n of
+// its calibration inputs X (cols, n).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "quant/quant_args.h"
+
+namespace quanta {
+
+// Accumulates H = (2 / n) sum_t x_t x_t^T over calibration tokens (double precision).
+class HessianAccumulator {
+ public:
+  explicit HessianAccumulator(int64_t cols);
+  // x (n_tokens, cols) f32, row-major.
+  void add(const float* x, int64_t n_tokens);
+  int64_t cols() const { return cols_; }
+  int64_t n_tokens() const { return n_; }
+  // H (cols, cols), row-major.
+  std::vector<double> hessian() const;
+
+ private:
+  int64_t cols_;
+  int64_t n_ = 0;
+  std::vector<double> sum_;  // sum x x^T
+};
+
+struct GptqOptions {
+  double damp = 0.01;        // dampening: damp * mean(diag(H)) added to the diagonal
+  int64_t block_size = 128;  // lazy batch update width
+  bool actorder = false;     // quantize columns by descending diag(H); g_idx records groups
+};
+
+struct GptqResult {
+  QuantizedWeight weight;
+  double loss = 0;  // sum of squared-error terms as in the paper's implementation
+};
+
+// w (rows, cols) f32; h (cols, cols) from HessianAccumulator. Group parameters are computed as the
+// sweep reaches each group (from the updated weights), as GPTQ's reference code does; dead columns
+// (zero diagonal) are handled by setting H_ii = 1 and W[:, i] = 0.
+GptqResult gptq_quantize(const float* w, int64_t rows, int64_t cols, std::vector<double> h,
+                         const QuantArgs& args, const GptqOptions& opt);
+
+struct SparsityOptions {
+  double sparsity = 0.5;  // unstructured fraction pruned (when n == 0)
+  int n = 0, m = 0;       // n:m semi-structured (e.g. 2:4: 2 zeros in every 4 consecutive inputs)
+};
+
+// SparseGPT: prunes w in place (mask chosen blockwise by w^2 / diag(H^-1)^2, the rest updated).
+// If quant != nullptr, jointly quantizes and returns the quantized weight in *out.
+double sparsegpt_prune(float* w, int64_t rows, int64_t cols, std::vector<double> h,
+                       const SparsityOptions& sp, const GptqOptions& opt,
+                       const QuantArgs* quant = nullptr, QuantizedWeight* out = nullptr);
+
+// Baseline: zeroes the smallest |w| (per row for n:m; over the whole matrix otherwise).
+void magnitude_prune(float* w, int64_t rows, int64_t cols, const SparsityOptions& sp);
+
+}  // namespace quanta

@@ -1,0 +1,54 @@
+// Quantization arguments and schemes, named as compressed-tensors / llm-compressor name them, and
+// a quantized weight matrix in unpacked form (one code per element).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace quanta {
+
+enum class QuantType { kInt, kFloat };  // kFloat: FP8 E4M3
+
+// One tensor's quantization (compressed-tensors QuantizationArgs).
+struct QuantArgs {
+  int num_bits = 8;
+  QuantType type = QuantType::kInt;
+  bool symmetric = true;
+  int64_t group_size = 0;  // 0: per output channel ("channel" strategy); > 0: "group"
+  bool dynamic = false;    // activations: quantized per token at run time
+  bool actorder = false;   // GPTQ activation order (weights; needs g_idx with groups)
+};
+
+// A named scheme: W8A16, W4A16, W4A16_ASYM, W8A8, FP8_DYNAMIC, FP8 (weight-only).
+struct Scheme {
+  std::string name;
+  QuantArgs weights;
+  std::optional<QuantArgs> input_activations;  // W8A8 / FP8_DYNAMIC: dynamic per token
+};
+
+// Throws quanta::Error listing the known names for an unknown one. group_size (if > 0) overrides
+// the scheme's default (W4A16: 128).
+Scheme scheme_by_name(const std::string& name, int64_t group_size = -1);
+
+// W (rows, cols) quantized. Integer codes are stored signed: symmetric int4 in [-8, 7], int8 in
+// [-128, 127]; asymmetric codes in [0, 2^bits - 1] (zero point in `zeros`). FP8 codes are E4M3
+// bytes (`codes` reinterpreted as uint8). Dequantized value of element (r, c), with
+// g = group of column c (g_idx[c] if g_idx is non-empty, else c / group_size; 0 per channel):
+//   int:  (code - zero[r][g]) * scale[r][g]      (zero = 0 when symmetric)
+//   fp8:  e4m3_to_f32(code) * scale[r][g]
+struct QuantizedWeight {
+  QuantArgs args;
+  int64_t rows = 0, cols = 0;
+  std::vector<int8_t> codes;    // rows * cols
+  std::vector<float> scales;    // rows * n_groups
+  std::vector<int32_t> zeros;   // rows * n_groups, asymmetric only
+  std::vector<int32_t> g_idx;   // cols, act-order only
+
+  int64_t n_groups() const;
+  // Writes the dequantized matrix (rows, cols) f32.
+  void dequantize(float* out) const;
+};
+
+}  // namespace quanta
