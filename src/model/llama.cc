@@ -110,62 +110,118 @@ KvCache LlamaModel::make_cache(int64_t capacity) const {
   return KvCache(config_.n_layers, capacity, config_.n_heads_kv, config_.head_dim);
 }
 
-void LlamaModel::forward(const int32_t* tokens, int64_t T, KvCache& cache, float* logits,
-                         int64_t n_logits) {
+const std::vector<std::string>& LlamaModel::linear_names() {
+  static const std::vector<std::string> kNames = {
+      "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+      "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
+  return kNames;
+}
+
+MatrixView& LlamaModel::linear_ref(int64_t l, const std::string& name) {
+  QUANTA_ASSERT(l >= 0 && l < int64_t(layers_.size()));
+  LlamaLayer& L = layers_[size_t(l)];
+  if (name == "self_attn.q_proj") return L.wq;
+  if (name == "self_attn.k_proj") return L.wk;
+  if (name == "self_attn.v_proj") return L.wv;
+  if (name == "self_attn.o_proj") return L.wo;
+  if (name == "mlp.gate_proj") return L.w_gate;
+  if (name == "mlp.up_proj") return L.w_up;
+  if (name == "mlp.down_proj") return L.w_down;
+  fail("unknown Linear '{}' (expected one of self_attn.q_proj .. mlp.down_proj)", name);
+}
+
+const MatrixView& LlamaModel::linear(int64_t l, const std::string& name) const {
+  return const_cast<LlamaModel*>(this)->linear_ref(l, name);
+}
+
+void LlamaModel::set_linear(int64_t l, const std::string& name, std::vector<float> w) {
+  MatrixView& v = linear_ref(l, name);
+  QUANTA_ASSERT(int64_t(w.size()) == v.rows * v.cols);
+  owned_.push_back(std::make_unique<std::vector<float>>(std::move(w)));
+  v.data = owned_.back()->data();
+  v.dtype = DType::kF32;
+}
+
+void LlamaModel::embed(const int32_t* tokens, int64_t T, float* x) const {
+  const int64_t d = config_.hidden_size;
+  for (int64_t t = 0; t < T; ++t) {
+    if (tokens[t] < 0 || tokens[t] >= config_.vocab_size)
+      fail("token id {} is outside the vocabulary (size {})", tokens[t], config_.vocab_size);
+    ops::embedding_row(embed_, tokens[t], x + t * d);
+  }
+}
+
+void LlamaModel::layer_forward(int64_t l, float* x, int64_t T, KvCache& cache,
+                               const LinearInputHook& on_input) {
   const ModelConfig& c = config_;
   const int64_t d = c.hidden_size, hd = c.head_dim, ff = c.intermediate_size;
   const int64_t qdim = c.n_heads * hd, kvdim = c.n_heads_kv * hd;
   const int64_t pos0 = cache.n_past();
-  if (T <= 0) return;
   if (pos0 + T > cache.capacity())
     fail("context overflow: {} cached + {} new tokens exceed the context of {} tokens", pos0, T,
          cache.capacity());
-  for (int64_t t = 0; t < T; ++t)
-    if (tokens[t] < 0 || tokens[t] >= c.vocab_size)
-      fail("token id {} is outside the vocabulary (size {})", tokens[t], c.vocab_size);
-  x_.resize(size_t(T * d));
   xn_.resize(size_t(T * d));
   q_.resize(size_t(T * qdim));
   attn_.resize(size_t(T * qdim));
   gate_.resize(size_t(T * ff));
   up_.resize(size_t(T * ff));
   ThreadPool& pool = *pool_;
-
-  for (int64_t t = 0; t < T; ++t) ops::embedding_row(embed_, tokens[t], x_.data() + t * d);
-
+  auto hook = [&](const char* name, const float* in) {
+    if (on_input) on_input(name, in, T);
+  };
+  const LlamaLayer& L = layers_[size_t(l)];
   const ops::AttentionShape shape{c.n_heads, c.n_heads_kv, hd, c.sliding_window};
-  for (int64_t l = 0; l < c.n_layers; ++l) {
-    const LlamaLayer& L = layers_[size_t(l)];
-    float* kc = cache.k(l) + pos0 * kvdim;
-    float* vc = cache.v(l) + pos0 * kvdim;
-    // Attention block: x += o_proj(attn(rope(q), rope(k), v)) on rmsnorm(x).
-    ops::rmsnorm(x_.data(), L.attn_norm.data(), T, d, c.rms_norm_eps, xn_.data());
-    ops::linear(xn_.data(), T, L.wq, L.bq.empty() ? nullptr : L.bq.data(), q_.data(), pool);
-    ops::linear(xn_.data(), T, L.wk, L.bk.empty() ? nullptr : L.bk.data(), kc, pool);
-    ops::linear(xn_.data(), T, L.wv, L.bv.empty() ? nullptr : L.bv.data(), vc, pool);
-    if (c.qk_norm) {
-      ops::rmsnorm(q_.data(), L.q_norm.data(), T * c.n_heads, hd, c.rms_norm_eps, q_.data());
-      ops::rmsnorm(kc, L.k_norm.data(), T * c.n_heads_kv, hd, c.rms_norm_eps, kc);
-    }
-    ops::rope_apply(q_.data(), T, c.n_heads, hd, pos0, inv_freq_);
-    ops::rope_apply(kc, T, c.n_heads_kv, hd, pos0, inv_freq_);
-    ops::attention(q_.data(), T, pos0, cache.k(l), cache.v(l), shape, attn_.data(), pool);
-    ops::linear(attn_.data(), T, L.wo, nullptr, xn_.data(), pool);
-    for (int64_t i = 0; i < T * d; ++i) x_[size_t(i)] += xn_[size_t(i)];
-    // MLP block: x += down(silu(gate(h)) * up(h)), h = rmsnorm(x).
-    ops::rmsnorm(x_.data(), L.mlp_norm.data(), T, d, c.rms_norm_eps, xn_.data());
-    ops::linear(xn_.data(), T, L.w_gate, nullptr, gate_.data(), pool);
-    ops::linear(xn_.data(), T, L.w_up, nullptr, up_.data(), pool);
-    ops::silu_mul(gate_.data(), up_.data(), gate_.data(), T * ff);
-    ops::linear(gate_.data(), T, L.w_down, nullptr, xn_.data(), pool);
-    for (int64_t i = 0; i < T * d; ++i) x_[size_t(i)] += xn_[size_t(i)];
+  float* kc = cache.k(l) + pos0 * kvdim;
+  float* vc = cache.v(l) + pos0 * kvdim;
+  // Attention block: x += o_proj(attn(rope(q), rope(k), v)) on rmsnorm(x).
+  ops::rmsnorm(x, L.attn_norm.data(), T, d, c.rms_norm_eps, xn_.data());
+  hook("self_attn.q_proj", xn_.data());
+  hook("self_attn.k_proj", xn_.data());
+  hook("self_attn.v_proj", xn_.data());
+  ops::linear(xn_.data(), T, L.wq, L.bq.empty() ? nullptr : L.bq.data(), q_.data(), pool);
+  ops::linear(xn_.data(), T, L.wk, L.bk.empty() ? nullptr : L.bk.data(), kc, pool);
+  ops::linear(xn_.data(), T, L.wv, L.bv.empty() ? nullptr : L.bv.data(), vc, pool);
+  if (c.qk_norm) {
+    ops::rmsnorm(q_.data(), L.q_norm.data(), T * c.n_heads, hd, c.rms_norm_eps, q_.data());
+    ops::rmsnorm(kc, L.k_norm.data(), T * c.n_heads_kv, hd, c.rms_norm_eps, kc);
   }
+  ops::rope_apply(q_.data(), T, c.n_heads, hd, pos0, inv_freq_);
+  ops::rope_apply(kc, T, c.n_heads_kv, hd, pos0, inv_freq_);
+  ops::attention(q_.data(), T, pos0, cache.k(l), cache.v(l), shape, attn_.data(), pool);
+  hook("self_attn.o_proj", attn_.data());
+  ops::linear(attn_.data(), T, L.wo, nullptr, xn_.data(), pool);
+  for (int64_t i = 0; i < T * d; ++i) x[i] += xn_[size_t(i)];
+  // MLP block: x += down(silu(gate(h)) * up(h)), h = rmsnorm(x).
+  ops::rmsnorm(x, L.mlp_norm.data(), T, d, c.rms_norm_eps, xn_.data());
+  hook("mlp.gate_proj", xn_.data());
+  hook("mlp.up_proj", xn_.data());
+  ops::linear(xn_.data(), T, L.w_gate, nullptr, gate_.data(), pool);
+  ops::linear(xn_.data(), T, L.w_up, nullptr, up_.data(), pool);
+  ops::silu_mul(gate_.data(), up_.data(), gate_.data(), T * ff);
+  hook("mlp.down_proj", gate_.data());
+  ops::linear(gate_.data(), T, L.w_down, nullptr, xn_.data(), pool);
+  for (int64_t i = 0; i < T * d; ++i) x[i] += xn_[size_t(i)];
+}
+
+void LlamaModel::forward(const int32_t* tokens, int64_t T, KvCache& cache, float* logits,
+                         int64_t n_logits) {
+  const ModelConfig& c = config_;
+  const int64_t d = c.hidden_size;
+  const int64_t pos0 = cache.n_past();
+  if (T <= 0) return;
+  if (pos0 + T > cache.capacity())
+    fail("context overflow: {} cached + {} new tokens exceed the context of {} tokens", pos0, T,
+         cache.capacity());
+  x_.resize(size_t(T * d));
+  embed(tokens, T, x_.data());
+  for (int64_t l = 0; l < c.n_layers; ++l) layer_forward(l, x_.data(), T, cache);
   cache.set_n_past(pos0 + T);
   if (!logits) return;
   QUANTA_ASSERT(n_logits >= 1 && n_logits <= T);
+  xn_.resize(size_t(T * d));
   const float* last = x_.data() + (T - n_logits) * d;
   ops::rmsnorm(last, final_norm_.data(), n_logits, d, c.rms_norm_eps, xn_.data());
-  ops::linear(xn_.data(), n_logits, lm_head_, nullptr, logits, pool);
+  ops::linear(xn_.data(), n_logits, lm_head_, nullptr, logits, pool_ ? *pool_ : ThreadPool::global());
 }
 
 }  // namespace quanta

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -40,6 +42,24 @@ class LlamaModel {
   // If logits is non-null, writes the logits of the last n_logits tokens: (n_logits, vocab).
   void forward(const int32_t* tokens, int64_t T, KvCache& cache, float* logits, int64_t n_logits);
 
+  // Pieces of forward, for layer-by-layer calibration.
+  // x (T, hidden) <- embeddings of tokens.
+  void embed(const int32_t* tokens, int64_t T, float* x) const;
+  // x (T, hidden) <- decoder layer l applied to x, for tokens at positions cache.n_past() ..;
+  // writes layer l's K/V into the cache (does not advance n_past). If on_input is set, it is
+  // called with the input of each Linear before it runs: (linear name as in HF, e.g.
+  // "self_attn.q_proj"; x (T, in_features)); q/k/v and gate/up share one input, reported once
+  // under each name.
+  using LinearInputHook = std::function<void(const std::string&, const float*, int64_t)>;
+  void layer_forward(int64_t l, float* x, int64_t T, KvCache& cache,
+                     const LinearInputHook& on_input = {});
+
+  // The Linear weights of layer l by HF name ("self_attn.q_proj", ..., "mlp.down_proj").
+  static const std::vector<std::string>& linear_names();
+  const MatrixView& linear(int64_t l, const std::string& name) const;
+  // Replaces a Linear's weight with w (rows, cols) f32, owned by the model from now on.
+  void set_linear(int64_t l, const std::string& name, std::vector<float> w);
+
  private:
   ModelConfig config_;
   TensorStore store_;
@@ -48,6 +68,9 @@ class LlamaModel {
   std::vector<LlamaLayer> layers_;
   std::vector<float> inv_freq_;
   ThreadPool* pool_ = nullptr;
+  std::vector<std::unique_ptr<std::vector<float>>> owned_;  // weights set by set_linear
+
+  MatrixView& linear_ref(int64_t l, const std::string& name);
 
   // Scratch, resized per call.
   std::vector<float> x_, xn_, q_, k_, v_, attn_, gate_, up_;
