@@ -223,6 +223,30 @@ const TensorInfo& TensorStore::get(const std::string& name) const {
   return it->second;
 }
 
+void TensorStore::add_owned(std::string name, DType dtype, std::vector<int64_t> shape,
+                            std::vector<uint8_t> bytes, const std::string& origin) {
+  int64_t n = 0;
+  if (!checked_numel(shape, &n) || uint64_t(n) * dtype_size(dtype) != bytes.size())
+    fail("tensor {}: {} bytes do not match shape {} x {}", name, bytes.size(),
+         json(shape).dump(), dtype_name(dtype));
+  erase(name);
+  TensorInfo info;
+  info.name = name;
+  info.dtype = dtype;
+  info.shape = std::move(shape);
+  info.nbytes = bytes.size();
+  info.file = origin;
+  auto& owned = owned_[name];
+  owned = std::move(bytes);
+  info.data = owned.data();
+  tensors_[name] = std::move(info);
+}
+
+void TensorStore::erase(const std::string& name) {
+  tensors_.erase(name);
+  owned_.erase(name);
+}
+
 size_t TensorStore::total_bytes() const {
   size_t n = 0;
   for (const auto& [name, t] : tensors_) n += t.nbytes;

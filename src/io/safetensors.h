@@ -49,11 +49,21 @@ class TensorStore {
   // Total bytes of tensor data.
   size_t total_bytes() const;
 
+  // Adds (or replaces) a tensor whose bytes the store owns, e.g. a dequantized weight; `file`
+  // of its TensorInfo is `origin` (for messages). Size must equal numel(shape) * dtype_size.
+  void add_owned(std::string name, DType dtype, std::vector<int64_t> shape,
+                 std::vector<uint8_t> bytes, const std::string& origin = "(in memory)");
+  // Removes a tensor (no-op if absent); mapped bytes stay mapped until the store dies.
+  void erase(const std::string& name);
+
  private:
   std::string source_;  // the path given to open(), for messages
   std::vector<std::unique_ptr<MappedFile>> files_;
   std::map<std::string, TensorInfo> tensors_;
   std::map<std::string, std::string> metadata_;
+  // Note: std::map nodes (and the vectors' heap buffers) do not move when the store moves, so
+  // TensorInfo::data stays valid.
+  std::map<std::string, std::vector<uint8_t>> owned_;
 };
 
 // Collects tensors and writes one .safetensors file atomically (PATH.tmp-XXXX, fsync, rename).

@@ -11,6 +11,7 @@
 #include "ops/linear.h"
 #include "ops/norm.h"
 #include "ops/rope.h"
+#include "quant/compressed_tensors.h"
 
 namespace quanta {
 namespace {
@@ -50,7 +51,7 @@ std::vector<float> bind_vector(const TensorStore& st, const std::string& name, i
 LlamaModel LlamaModel::load(const std::string& dir) {
   LlamaModel m;
   m.config_ = load_model_config(dir);
-  m.store_ = TensorStore::open(dir);
+  m.store_ = is_compressed_tensors(dir) ? load_compressed_tensors(dir) : TensorStore::open(dir);
   m.pool_ = &ThreadPool::global();
   const ModelConfig& c = m.config_;
   const TensorStore& st = m.store_;
