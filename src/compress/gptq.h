@@ -31,6 +31,11 @@ struct GptqOptions {
   double damp = 0.01;        // dampening: damp * mean(diag(H)) added to the diagonal
   int64_t block_size = 128;  // lazy batch update width
   bool actorder = false;     // quantize columns by descending diag(H); g_idx records groups
+  // Compute every group's parameters up front from the original W (before the sweep), as
+  // llm-compressor 0.14 does (its GPTQ keeps the RTN scales). Default: at the sweep, from the
+  // updated weights, as IST-DASLab's gptq.py does. Per-channel parameters are always computed up
+  // front (both references), and act-order implies this (see gptq_quantize).
+  bool static_groups = false;
 };
 
 struct GptqResult {
@@ -41,6 +46,12 @@ struct GptqResult {
 // w (rows, cols) f32; h (cols, cols) from HessianAccumulator. Group parameters are computed as the
 // sweep reaches each group (from the updated weights), as GPTQ's reference code does; dead columns
 // (zero diagonal) are handled by setting H_ii = 1 and W[:, i] = 0.
+// Act-order (opt.actorder or args.actorder) follows llm-compressor's default `actorder: static`
+// ("weight"): group parameters come from the original contiguous groups (computed before the
+// permutation), columns are then swept by descending diag(H) (stable order on ties), and
+// g_idx[c] = c / group_size (the identity mapping; a compressed-tensors writer may omit it).
+// Throws quanta::Error on a Hessian of the wrong size, a group size that does not divide cols, or
+// a Hessian that is not positive definite after dampening.
 GptqResult gptq_quantize(const float* w, int64_t rows, int64_t cols, std::vector<double> h,
                          const QuantArgs& args, const GptqOptions& opt);
 
@@ -50,12 +61,19 @@ struct SparsityOptions {
 };
 
 // SparseGPT: prunes w in place (mask chosen blockwise by w^2 / diag(H^-1)^2, the rest updated).
-// If quant != nullptr, jointly quantizes and returns the quantized weight in *out.
+// If quant != nullptr, jointly quantizes and returns the quantized weight in *out (per-channel
+// parameters from the original W as sparsegpt.py does; group parameters at the sweep as GPTQ).
+// Unstructured: in each block of block_size columns (all rows together), the entries whose score is
+// <= the sorted scores' element at floor(numel * sparsity) are pruned, as the reference does.
+// n:m: in each row, of every m consecutive columns the n with the lowest score are pruned (block
+// size rounded up to a multiple of m). Returns the loss; act-order is not supported.
 double sparsegpt_prune(float* w, int64_t rows, int64_t cols, std::vector<double> h,
                        const SparsityOptions& sp, const GptqOptions& opt,
                        const QuantArgs* quant = nullptr, QuantizedWeight* out = nullptr);
 
-// Baseline: zeroes the smallest |w| (per row for n:m; over the whole matrix otherwise).
+// Baseline: zeroes the smallest |w| (per row for n:m; over the whole matrix otherwise, i.e. one
+// threshold per layer as llm-compressor's MagnitudePruningModifier): exactly
+// round(sparsity * rows * cols) entries, ties broken by position (row-major, lower index first).
 void magnitude_prune(float* w, int64_t rows, int64_t cols, const SparsityOptions& sp);
 
 }  // namespace quanta
