@@ -16,5 +16,6 @@ void add_ppl(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_import_gguf(CLI::App& app);
 void add_tokenize(CLI::App& app);
+void add_compress(CLI::App& app);
 
 }  // namespace quanta::cli

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   quanta::cli::add_bench(app);
   quanta::cli::add_import_gguf(app);
   quanta::cli::add_tokenize(app);
+  quanta::cli::add_compress(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

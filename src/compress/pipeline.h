@@ -1,0 +1,49 @@
+// Layer-by-layer compression of a Llama-family model: RTN, GPTQ, SparseGPT or magnitude pruning to a
+// compressed-tensors folder. Calibration activations run through decoder layer i using the already
+// compressed layers 0..i-1; the Hessians of layer i's Linears are captured, the Linears compressed,
+// and the layer run again to give layer i+1 its inputs. Memory is bounded by one layer (weights,
+// calibration activations, Hessians), not by depth.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace quanta {
+
+struct CompressOptions {
+  std::string model_dir, out_dir;
+  std::string scheme = "W4A16";      // see scheme_by_name
+  std::string method = "gptq";       // rtn | gptq | sparsegpt | magnitude
+  int64_t group_size = -1;           // -1: the scheme's default
+  bool actorder = false;
+  double damp = 0.01;
+  std::string sparsity;              // "0.5" or "2:4" (sparsegpt / magnitude)
+  std::string calib_file;            // text; tokenized once, cut into samples
+  int64_t samples = 64, seq_len = 512;
+  std::vector<std::string> ignore = {"lm_head"};
+};
+
+struct LayerReport {
+  std::string name;     // e.g. "model.layers.3.mlp.up_proj"
+  double loss = 0;      // GPTQ / SparseGPT loss, or RTN's sum of squared weight errors
+  double seconds = 0;
+};
+
+struct CompressReport {
+  std::vector<LayerReport> layers;
+  double seconds = 0;
+  double calib_tokens = 0;
+  uint64_t bytes_before = 0, bytes_after = 0;  // size on disk of the folders
+  uint64_t peak_rss = 0;                       // bytes (VmHWM)
+};
+
+// progress(done_layers, total_layers).
+CompressReport compress_model(const CompressOptions& opt,
+                              const std::function<void(int64_t, int64_t)>& progress = {});
+
+// Peak resident set size of this process in bytes (0 if unknown).
+uint64_t peak_rss_bytes();
+
+}  // namespace quanta
