@@ -1,7 +1,6 @@
 #include "compress/dense_save.h"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -9,6 +8,7 @@
 
 #include "core/error.h"
 #include "io/hf_config.h"
+#include "io/staging_dir.h"
 #include "kernels/matmul.h"
 
 namespace quanta {
@@ -17,12 +17,9 @@ namespace fs = std::filesystem;
 
 void save_dense_model(const std::string& out_dir, const std::string& source_dir,
                       const LlamaModel& model, const std::string& recipe_yaml) {
-  if (fs::exists(out_dir) && !fs::is_empty(out_dir))
-    fail("{}: exists and is not empty; choose another --out", out_dir);
-  const fs::path tmp = fs::path(out_dir).string() + fmt::format(".tmp-{}", getpid());
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  try {
+  StagingDir stage(out_dir);
+  const fs::path& tmp = stage.path();
+  {
     // Current weights by name: the Linears from the model, everything else from the store.
     std::map<std::string, MatrixView> views;
     for (int64_t l = 0; l < model.config().n_layers; ++l)
@@ -48,11 +45,7 @@ void save_dense_model(const std::string& out_dir, const std::string& source_dir,
                           "special_tokens_map.json", "chat_template.jinja"})
       if (fs::exists(fs::path(source_dir) / f)) fs::copy_file(fs::path(source_dir) / f, tmp / f);
     std::ofstream(tmp / "recipe.yaml") << recipe_yaml;
-    fs::rename(tmp, out_dir);
-  } catch (...) {
-    std::error_code ec;
-    fs::remove_all(tmp, ec);
-    throw;
+    stage.commit();
   }
 }
 

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "io/staging_dir.h"
 #include "io/gguf.h"
 #include "io/mapped_file.h"
 #include "io/safetensors.h"
@@ -112,15 +113,6 @@ HfTensor hf_tensor(const std::string& name, const LlamaParams& p) {
 }
 
 // Removes the temp folder unless released.
-struct TempDirGuard {
-  std::string path;
-  ~TempDirGuard() {
-    if (!path.empty()) {
-      std::error_code ec;
-      fs::remove_all(path, ec);
-    }
-  }
-};
 
 }  // namespace
 
@@ -190,15 +182,9 @@ std::string gguf_generation_config_json(const GgufFile& f) {
 }
 
 GgufImportSummary import_gguf(const std::string& gguf_path, const std::string& out_dir) {
-  fs::path out = fs::path(out_dir).lexically_normal();
-  if (out.filename().empty()) out = out.parent_path();  // "dir/" -> "dir"
-  if (out.empty()) fail("import-gguf: empty output folder");
+  StagingDir stage(out_dir);
+  const fs::path& out = stage.out();
   std::error_code ec;
-  if (fs::exists(out, ec)) {
-    if (!fs::is_directory(out, ec)) fail("{}: exists and is not a folder", out.string());
-    if (!fs::is_empty(out, ec))
-      fail("{}: folder exists and is not empty; refusing to overwrite", out.string());
-  }
   auto file = GgufFile::open(gguf_path);
   const GgufFile& f = *file;
   const LlamaParams p = llama_params(f);
@@ -255,21 +241,14 @@ GgufImportSummary import_gguf(const std::string& gguf_path, const std::string& o
   }
   writer.set_metadata("format", "pt");
 
-  const fs::path tmp = out.string() + ".tmp-" + std::to_string(::getpid());
-  fs::remove_all(tmp, ec);
-  if (!out.parent_path().empty()) fs::create_directories(out.parent_path(), ec);
-  if (!fs::create_directories(tmp, ec))
-    fail("{}: cannot create folder: {}", tmp.string(), ec ? ec.message() : "already exists");
-  TempDirGuard guard{tmp.string()};
+  const fs::path& tmp = stage.path();
   writer.write((tmp / "model.safetensors").string());
   write_file_atomic((tmp / "config.json").string(), config);
   write_file_atomic((tmp / "generation_config.json").string(), generation);
   write_file_atomic((tmp / "tokenizer.json").string(), tokenizer);
   write_file_atomic((tmp / "tokenizer_config.json").string(), tokenizer_config);
   for (const auto& e : fs::directory_iterator(tmp)) summary.bytes_written += e.file_size();
-  fs::rename(tmp, out, ec);  // replaces `out` if it is an empty folder
-  if (ec) fail("cannot rename {} to {}: {}", tmp.string(), out.string(), ec.message());
-  guard.path.clear();
+  stage.commit();
   return summary;
 }
 

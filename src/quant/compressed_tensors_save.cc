@@ -9,6 +9,7 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "io/staging_dir.h"
 #include "io/mapped_file.h"
 #include "quant/compressed_tensors.h"
 #include "quant/compressed_tensors_format.h"
@@ -19,15 +20,6 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-struct TempDirGuard {
-  std::string path;
-  ~TempDirGuard() {
-    if (!path.empty()) {
-      std::error_code ec;
-      fs::remove_all(path, ec);
-    }
-  }
-};
 
 template <typename T>
 std::vector<uint8_t> as_bytes(const std::vector<T>& v) {
@@ -136,15 +128,8 @@ std::string read_text(const fs::path& p) {
 void save_compressed_tensors(const std::string& out_dir, const CompressedSaveOptions& opt,
                              const std::map<std::string, QuantizedWeight>& quantized,
                              const TensorStore& dense, bool dense_bf16) {
-  fs::path out = fs::path(out_dir).lexically_normal();
-  if (out.filename().empty()) out = out.parent_path();
-  if (out.empty()) fail("save_compressed_tensors: empty output folder");
+  StagingDir stage(out_dir);
   std::error_code ec;
-  if (fs::exists(out, ec)) {
-    if (!fs::is_directory(out, ec)) fail("{}: exists and is not a folder", out.string());
-    if (!fs::is_empty(out, ec))
-      fail("{}: folder exists and is not empty; refusing to overwrite", out.string());
-  }
   const fs::path src = opt.source_dir;
   json config;
   const std::string config_path = (src / "config.json").string();
@@ -197,12 +182,7 @@ void save_compressed_tensors(const std::string& out_dir, const CompressedSaveOpt
   config["quantization_config"] =
       ct::quantization_config_json(opt.scheme, opt.targets, opt.ignore);
 
-  const fs::path tmp = out.string() + ".tmp-" + std::to_string(::getpid());
-  fs::remove_all(tmp, ec);
-  if (!out.parent_path().empty()) fs::create_directories(out.parent_path(), ec);
-  if (!fs::create_directories(tmp, ec))
-    fail("{}: cannot create folder: {}", tmp.string(), ec ? ec.message() : "already exists");
-  TempDirGuard guard{tmp.string()};
+  const fs::path& tmp = stage.path();
   writer.write((tmp / "model.safetensors").string());
   write_file_atomic((tmp / "config.json").string(), config.dump(2) + "\n");
   for (const auto& e : fs::directory_iterator(src)) {
@@ -211,9 +191,7 @@ void save_compressed_tensors(const std::string& out_dir, const CompressedSaveOpt
     if (ec) fail("cannot copy {}: {}", e.path().string(), ec.message());
   }
   if (!opt.recipe_yaml.empty()) write_file_atomic((tmp / "recipe.yaml").string(), opt.recipe_yaml);
-  fs::rename(tmp, out, ec);  // replaces `out` if it is an empty folder
-  if (ec) fail("cannot rename {} to {}: {}", tmp.string(), out.string(), ec.message());
-  guard.path.clear();
+  stage.commit();
 }
 
 }  // namespace quanta

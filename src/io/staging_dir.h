@@ -1,0 +1,29 @@
+// Crash-safe output folders: files are written into OUT.tmp-<pid>/ and the folder is renamed to OUT
+// only by commit(); if the writer throws (or the process dies), no folder named OUT appears.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace quanta {
+
+class StagingDir {
+ public:
+  // Checks OUT (an existing OUT must be an empty folder) and creates the staging folder. Throws
+  // quanta::Error naming the folder otherwise.
+  explicit StagingDir(const std::string& out_dir);
+  ~StagingDir();  // removes the staging folder unless committed
+  StagingDir(const StagingDir&) = delete;
+  StagingDir& operator=(const StagingDir&) = delete;
+
+  const std::filesystem::path& path() const { return tmp_; }
+  const std::filesystem::path& out() const { return out_; }
+  // Renames the staging folder to OUT (replacing an empty OUT).
+  void commit();
+
+ private:
+  std::filesystem::path out_, tmp_;
+  bool committed_ = false;
+};
+
+}  // namespace quanta
