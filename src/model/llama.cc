@@ -11,6 +11,7 @@
 #include "ops/linear.h"
 #include "ops/norm.h"
 #include "ops/rope.h"
+#include "quant/rtn.h"
 #include "quant/compressed_tensors.h"
 
 namespace quanta {
@@ -53,6 +54,7 @@ LlamaModel LlamaModel::load(const std::string& dir) {
   m.config_ = load_model_config(dir);
   m.store_ = is_compressed_tensors(dir) ? load_compressed_tensors(dir) : TensorStore::open(dir);
   m.pool_ = &ThreadPool::global();
+  m.act_quant_ = input_activation_args(dir);
   const ModelConfig& c = m.config_;
   const TensorStore& st = m.store_;
   const int64_t d = c.hidden_size, hd = c.head_dim;
@@ -167,8 +169,21 @@ void LlamaModel::layer_forward(int64_t l, float* x, int64_t T, KvCache& cache,
   gate_.resize(size_t(T * ff));
   up_.resize(size_t(T * ff));
   ThreadPool& pool = *pool_;
-  auto hook = [&](const char* name, const float* in) {
+  auto hook = [&](const char* name, float* in) {
     if (on_input) on_input(name, in, T);
+    // Note: q/k/v and gate/up share one input, quantized once (at q and gate): quantizing a
+    // quantized row again is not the identity (its absmax, so its scale, changed).
+    const std::string_view n(name);
+    const bool shared_again = n == "self_attn.k_proj" || n == "self_attn.v_proj" || n == "mlp.up_proj";
+    if (act_quant_ && !shared_again) {
+      const int64_t cols = linear_ref(l, name).cols;
+      for (int64_t t = 0; t < T; ++t) {
+        float* row = in + t * cols;
+        const QParams p = compute_qparams(row, cols, *act_quant_);
+        for (int64_t i = 0; i < cols; ++i)
+          row[i] = dequantize_value(quantize_value(row[i], p, *act_quant_), p, *act_quant_);
+      }
+    }
   };
   const LlamaLayer& L = layers_[size_t(l)];
   const ops::AttentionShape shape{c.n_heads, c.n_heads_kv, hd, c.sliding_window};

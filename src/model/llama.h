@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "io/hf_config.h"
 #include "io/safetensors.h"
 #include "model/kv_cache.h"
+#include "quant/quant_args.h"
 
 namespace quanta {
 
@@ -68,6 +70,10 @@ class LlamaModel {
   std::vector<LlamaLayer> layers_;
   std::vector<float> inv_freq_;
   ThreadPool* pool_ = nullptr;
+  // Dynamic per-token activation quantization (W8A8 / FP8_DYNAMIC folders): each Linear's input
+  // is quantized and dequantized per token before the (dequantized-weight) matmul, which gives
+  // the numerics of an int8 x int8 / fp8 x fp8 kernel.
+  std::optional<QuantArgs> act_quant_;
   std::vector<std::unique_ptr<std::vector<float>>> owned_;  // weights set by set_linear
 
   MatrixView& linear_ref(int64_t l, const std::string& name);

@@ -77,6 +77,7 @@ std::vector<float> to_f32(const TensorInfo& t) {
 struct CtConfig {
   std::string format;
   QuantArgs weights;
+  std::optional<QuantArgs> input_activations;
 };
 
 CtConfig parse_quantization_config(const std::string& dir) {
@@ -103,6 +104,9 @@ CtConfig parse_quantization_config(const std::string& dir) {
     if (first) {
       c.weights = a;
       c.format = fmt;
+      if (g->contains("input_activations") && !(*g)["input_activations"].is_null())
+        c.input_activations =
+            ct::parse_args((*g)["input_activations"], gw + ".input_activations");
       first = false;
     } else if (fmt != c.format || a.num_bits != c.weights.num_bits || a.type != c.weights.type ||
                a.symmetric != c.weights.symmetric || a.group_size != c.weights.group_size) {
@@ -298,6 +302,11 @@ TensorStore load_compressed_tensors(const std::string& dir) {
                     fmt::format("{} (dequantized)", dir));
   }
   return store;
+}
+
+std::optional<QuantArgs> input_activation_args(const std::string& dir) {
+  if (!is_compressed_tensors(dir)) return std::nullopt;
+  return parse_quantization_config(dir).input_activations;
 }
 
 }  // namespace quanta

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,10 @@ bool is_compressed_tensors(const std::string& dir);
 // plain name ("...up_proj.weight"); all other tensors as stored. Throws quanta::Error naming the
 // file/tensor/field on anything malformed (missing scale, wrong packed shape, unknown format).
 TensorStore load_compressed_tensors(const std::string& dir);
+
+// Dynamic activation quantization of such a folder (W8A8, FP8_DYNAMIC: per token at run time);
+// nullopt for weight-only schemes and plain folders.
+std::optional<QuantArgs> input_activation_args(const std::string& dir);
 
 // The quantized weights of such a folder, unpacked (for tests and for kernels that keep them
 // compressed).
