@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Compresses the packaged model with several schemes and methods and prints one markdown table:
 # size on disk, compression time, peak RSS, WikiText-2 perplexity (ctx 512, first N windows).
-# Usage: scripts/compare_schemes.sh [WINDOWS=64] [SAMPLES=64]   (after ./quanta.sh build + fetch)
+# Usage: [ROWS="name ..."] scripts/compare_schemes.sh [WINDOWS=64] [SAMPLES=64]
+#        (after ./quanta.sh build + fetch; row names are the first argument of each `run` below)
 # Runs several minutes per calibrated method on 2 cores.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,6 +13,7 @@ shakespeare="$root/../shared/data/tinyshakespeare/input.txt"
 wikivalid="$root/../shared/data/wikitext-2/wiki.valid.tokens"
 windows="${1:-64}"
 samples="${2:-64}"
+only="${ROWS:-}"  # e.g. ROWS="w4g64 w4g64gq" runs only those rows
 work=$(mktemp -d "$root/build/compare.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -20,13 +22,17 @@ mib() { du -sm "$1" | cut -f1; }
 
 echo "| scheme | method | calibration | size MiB | compress s | peak RSS MiB | ppl ($windows windows) |"
 echo "|---|---|---|---:|---:|---:|---:|"
-echo "| F32 (baseline) | - | - | $(mib "$model") | - | - | $(ppl "$model") |"
+[ -n "$only" ] || echo "| F32 (baseline) | - | - | $(mib "$model") | - | - | $(ppl "$model") |"
 run() {  # name scheme method calib extra...
   local name="$1" scheme="$2" method="$3" calib="$4"; shift 4
+  if [ -n "$only" ] && [[ " $only " != *" $name "* ]]; then return 0; fi
   local out="$work/$name" args=()
   [ "$calib" != "-" ] && args=(--calib "$calib" --samples "$samples" --seq-len 512)
   local log
-  log=$("$q" compress --model "$model" --scheme "$scheme" --method "$method" --out "$out" "${args[@]}" "$@" 2>/dev/null)
+  if ! log=$("$q" compress --model "$model" --scheme "$scheme" --method "$method" --out "$out" "${args[@]}" "$@" 2>&1); then
+    echo "| $scheme $* | $method | | failed: $(echo "$log" | tail -1) | | | |"
+    return 0
+  fi
   local secs rss
   secs=$(echo "$log" | sed -n 's/.*  \([0-9.]*\) s  peak RSS \([0-9]*\) MiB.*/\1/p')
   rss=$(echo "$log" | sed -n 's/.*peak RSS \([0-9]*\) MiB.*/\1/p')

@@ -39,7 +39,7 @@ Scheme scheme_by_name(const std::string& name, int64_t group_size) {
     fail("unknown quantization scheme '{}' (known: W8A16, W4A16, W4A16_ASYM, W8A8, FP8_DYNAMIC, FP8)",
          name);
   }
-  if (group_size > 0) w.group_size = group_size;
+  if (group_size >= 0) w.group_size = group_size;  // 0: per channel; -1: the default
   s.weights = w;
   return s;
 }

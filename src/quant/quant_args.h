@@ -28,8 +28,8 @@ struct Scheme {
   std::optional<QuantArgs> input_activations;  // W8A8 / FP8_DYNAMIC: dynamic per token
 };
 
-// Throws quanta::Error listing the known names for an unknown one. group_size (if > 0) overrides
-// the scheme's default (W4A16: 128).
+// Throws quanta::Error listing the known names for an unknown one. group_size >= 0 overrides the
+// scheme's default (W4A16: 128); 0 means per channel.
 Scheme scheme_by_name(const std::string& name, int64_t group_size = -1);
 
 // W (rows, cols) quantized. Integer codes are stored signed: symmetric int4 in [-8, 7], int8 in

@@ -164,6 +164,7 @@ TEST(Rtn, AwkwardSizesErrorBounded) {
 TEST(QuantArgs, Schemes) {
   EXPECT_EQ(scheme_by_name("W4A16").weights.group_size, 128);
   EXPECT_EQ(scheme_by_name("W4A16", 64).weights.group_size, 64);
+  EXPECT_EQ(scheme_by_name("W4A16", 0).weights.group_size, 0);  // per channel
   EXPECT_FALSE(scheme_by_name("W4A16_ASYM").weights.symmetric);
   EXPECT_TRUE(scheme_by_name("W8A8").input_activations.has_value());
   EXPECT_TRUE(scheme_by_name("W8A8").input_activations->dynamic);
