@@ -237,7 +237,7 @@ void LlamaModel::forward(const int32_t* tokens, int64_t T, KvCache& cache, float
   xn_.resize(size_t(T * d));
   const float* last = x_.data() + (T - n_logits) * d;
   ops::rmsnorm(last, final_norm_.data(), n_logits, d, c.rms_norm_eps, xn_.data());
-  ops::linear(xn_.data(), n_logits, lm_head_, nullptr, logits, pool_ ? *pool_ : ThreadPool::global());
+  ops::linear(xn_.data(), n_logits, lm_head_, nullptr, logits, *pool_);
 }
 
 }  // namespace quanta

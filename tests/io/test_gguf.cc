@@ -10,7 +10,7 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
-#include "test_temp_dir.h"
+#include "test_util.h"
 #include "io/gguf.h"
 #include "io/gguf_import.h"
 #include "io/gguf_writer.h"
@@ -30,15 +30,7 @@ void write_bytes(const std::string& path, const std::vector<uint8_t>& b) {
       .write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
 }
 
-template <typename Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing_util::error_of;
 
 void put_f16(std::vector<uint8_t>& out, float x) {
   const uint16_t h = f32_to_f16(x);

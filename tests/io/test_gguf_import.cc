@@ -8,7 +8,7 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
-#include "test_temp_dir.h"
+#include "test_util.h"
 #include "io/gguf.h"
 #include "io/gguf_import.h"
 #include "io/gguf_writer.h"
@@ -25,15 +25,7 @@ constexpr int64_t kEmbd = 32, kHeads = 4, kHeadsKv = 2, kHeadDim = 8, kFf = 64, 
 
 using testing_util::temp_dir;
 
-template <typename Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing_util::error_of;
 
 json read_json(const std::string& path) {
   std::ifstream in(path);

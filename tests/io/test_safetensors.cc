@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "test_temp_dir.h"
+#include "test_util.h"
 #include "io/safetensors.h"
 
 namespace quanta {
@@ -30,15 +30,7 @@ std::string raw_file(const std::string& header, const std::string& data, int64_t
 }
 
 // The message of the quanta::Error that fn throws ("" if none).
-template <typename Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing_util::error_of;
 
 #define EXPECT_ERROR_HAS(stmt, text)                                      \
   do {                                                                    \

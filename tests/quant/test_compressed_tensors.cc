@@ -13,7 +13,7 @@
 #include "model/llama.h"
 #include "quant/compressed_tensors.h"
 #include "quant/rtn.h"
-#include "test_temp_dir.h"
+#include "test_util.h"
 
 namespace quanta {
 namespace {

@@ -1,5 +1,5 @@
-// Scratch folders for tests: a per-process root under gtest's temp dir, removed at exit, and a
-// fresh folder per test named after it.
+// Test helpers: scratch folders (a per-process root under gtest's temp dir, removed at exit, and a
+// fresh folder per test named after it) and capture of quanta::Error messages.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -7,6 +7,8 @@
 
 #include <filesystem>
 #include <string>
+
+#include "core/error.h"
 
 namespace quanta::testing_util {
 
@@ -39,6 +41,17 @@ inline std::string temp_path(const std::string& file) {
   const std::filesystem::path dir = test_folder();
   std::filesystem::create_directories(dir);
   return (dir / file).string();
+}
+
+// The message of the quanta::Error that fn() throws, or "" if it throws none.
+template <typename Fn>
+std::string error_of(Fn fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 }  // namespace quanta::testing_util
