@@ -46,8 +46,13 @@ run fp8d FP8_DYNAMIC rtn -
 run w4g64 W4A16 rtn - --group-size 64
 run w4g64a W4A16_ASYM rtn - --group-size 64
 run w4pc W4A16 rtn - --group-size 0
+run w4g32 W4A16 rtn - --group-size 32
 run w4g64gq W4A16 gptq "$shakespeare" --group-size 64
+run w4g64gqa W4A16 gptq "$shakespeare" --group-size 64 --act-order
+run w4g32gq W4A16 gptq "$shakespeare" --group-size 32
+run w4pcgq W4A16 gptq "$shakespeare" --group-size 0
 run w4g64gqw W4A16 gptq "$wikivalid" --group-size 64
 run sp50 DENSE sparsegpt "$shakespeare" --sparsity 0.5
 run sp24 DENSE sparsegpt "$shakespeare" --sparsity 2:4
+run mag50 DENSE magnitude - --sparsity 0.5
 run mag24 DENSE magnitude - --sparsity 2:4

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 
 #include "compress/dense_save.h"
 #include "compress/gptq.h"
@@ -18,6 +19,8 @@
 #include "model/llama.h"
 #include "quant/compressed_tensors.h"
 #include "quant/rtn.h"
+
+#include <unistd.h>
 
 namespace quanta {
 namespace {
@@ -86,7 +89,32 @@ std::string input_group(const std::string& name) {
   return name;
 }
 
+bool entry_matches(const std::string& entry, const std::string& name) {
+  if (entry.rfind("re:", 0) == 0) {
+    try {
+      return std::regex_match(name, std::regex(entry.substr(3)));
+    } catch (const std::regex_error& e) {
+      fail("'{}': not a valid regular expression: {}", entry, e.what());
+    }
+  }
+  return entry == name;
+}
+
+std::string yaml_list(const std::vector<std::string>& v) {
+  std::string r = "[";
+  for (size_t i = 0; i < v.size(); ++i) r += (i ? ", \"" : "\"") + v[i] + "\"";
+  return r + "]";
+}
+
 }  // namespace
+
+bool module_selected(const std::string& name, const std::vector<std::string>& targets,
+                     const std::vector<std::string>& ignore) {
+  bool hit = false;
+  for (const auto& t : targets) hit = hit || t == "Linear" || entry_matches(t, name);
+  for (const auto& i : ignore) hit = hit && !entry_matches(i, name);
+  return hit;
+}
 
 uint64_t peak_rss_bytes() {
   std::ifstream in("/proc/self/status");
@@ -97,7 +125,8 @@ uint64_t peak_rss_bytes() {
 }
 
 CompressReport compress_model(const CompressOptions& opt,
-                              const std::function<void(int64_t, int64_t)>& progress) {
+                              const std::function<void(int64_t, int64_t)>& progress,
+                              const std::function<void(LlamaModel&)>& on_compressed) {
   const auto t0 = Clock::now();
   const bool quantize = opt.scheme != "DENSE";
   const Scheme scheme = quantize ? scheme_by_name(opt.scheme, opt.group_size) : Scheme{"DENSE", {}, {}};
@@ -109,8 +138,12 @@ CompressReport compress_model(const CompressOptions& opt,
   if (prune && opt.sparsity.empty()) fail("--method {} needs --sparsity (e.g. 0.5 or 2:4)", opt.method);
   if (!quantize && !prune) fail("--scheme DENSE (no quantization) only goes with a pruning method");
   const SparsityOptions sp = prune ? parse_sparsity(opt.sparsity) : SparsityOptions{};
-  if (fs::exists(opt.out_dir) && !fs::is_empty(opt.out_dir))
-    fail("{}: exists and is not empty; choose another --out", opt.out_dir);
+  const bool replace = fs::exists(opt.out_dir) && !fs::is_empty(opt.out_dir);
+  if (replace && !opt.overwrite)
+    fail("{}: exists and is not empty; choose another --out or pass --overwrite", opt.out_dir);
+  if (replace && !fs::is_directory(opt.out_dir)) fail("{}: exists and is not a folder", opt.out_dir);
+  for (const auto& e : opt.targets) module_selected("", {e}, {});  // bad regexes fail before work
+  for (const auto& e : opt.ignore) module_selected("", {"Linear"}, {e});
 
   // Note: GPTQ's matrices here are small; OpenBLAS's own threads only slow them down (measured).
   openblas_set_num_threads(1);
@@ -129,6 +162,17 @@ CompressReport compress_model(const CompressOptions& opt,
     xs.resize(ids.size() * size_t(c.hidden_size));
     model.embed(ids.data(), int64_t(ids.size()), xs.data());
     rep.calib_tokens = double(ids.size());
+  }
+  // Note: checked before any work, so a GPTQ run does not fail after calibrating layer 0.
+  if (quantize && qargs.group_size > 0) {
+    for (const std::string& name : LlamaModel::linear_names()) {
+      const int64_t cols = model.linear(0, name).cols;
+      if (cols % qargs.group_size != 0 &&
+          module_selected("model.layers.0." + name, opt.targets, opt.ignore))
+        fail("group size {} does not divide the {} input columns of {} (try a divisor of {}, e.g. "
+             "{}, or --group-size 0 for per channel)", qargs.group_size, cols, name, cols,
+             cols % 64 == 0 ? 64 : 32);
+    }
   }
   KvCache cache = model.make_cache(calibrate ? opt.seq_len : 1);
   const int64_t d = c.hidden_size;
@@ -154,6 +198,7 @@ CompressReport compress_model(const CompressOptions& opt,
     for (const std::string& name : LlamaModel::linear_names()) {
       const auto tl = Clock::now();
       const std::string full = fmt::format("model.layers.{}.{}", l, name);
+      if (!module_selected(full, opt.targets, opt.ignore)) continue;  // kept as it is
       const MatrixView& mv = model.linear(l, name);
       std::vector<float> w = weight_f32(mv);
       const std::vector<float> original = w;
@@ -203,22 +248,34 @@ CompressReport compress_model(const CompressOptions& opt,
     if (progress) progress(l + 1, c.n_layers);
   }
 
+  if (on_compressed) on_compressed(model);
   const std::string recipe = fmt::format(
       "# written by quanta compress\nquant_stage:\n  quant_modifiers:\n    method: {}\n    scheme: {}\n"
       "    group_size: {}\n    actorder: {}\n    dampening_frac: {}\n    sparsity: \"{}\"\n"
-      "    calibration: {{file: \"{}\", samples: {}, seq_len: {}}}\n    ignore: [lm_head]\n",
+      "    calibration: {{file: \"{}\", samples: {}, seq_len: {}}}\n    targets: {}\n"
+      "    ignore: {}\n",
       opt.method, opt.scheme, qargs.group_size, opt.actorder ? "true" : "false", opt.damp,
-      opt.sparsity, opt.calib_file, calibrate ? opt.samples : 0, calibrate ? opt.seq_len : 0);
+      opt.sparsity, opt.calib_file, calibrate ? opt.samples : 0, calibrate ? opt.seq_len : 0,
+      yaml_list(opt.targets), yaml_list(opt.ignore));
+  // With --overwrite the new folder is written beside the old one and swapped in when complete.
+  const std::string target = replace ? opt.out_dir + ".new-" + std::to_string(::getpid()) : opt.out_dir;
   if (quantize) {
     CompressedSaveOptions so;
     so.source_dir = opt.model_dir;
     so.scheme = scheme;
     so.scheme.weights = qargs;
+    so.targets = opt.targets;
     so.ignore = opt.ignore;
     so.recipe_yaml = recipe;
-    save_compressed_tensors(opt.out_dir, so, quantized, model.store());
+    save_compressed_tensors(target, so, quantized, model.store());
   } else {
-    save_dense_model(opt.out_dir, opt.model_dir, model, recipe);
+    save_dense_model(target, opt.model_dir, model, recipe);
+  }
+  if (replace) {
+    const std::string old = opt.out_dir + ".old-" + std::to_string(::getpid());
+    fs::rename(opt.out_dir, old);
+    fs::rename(target, opt.out_dir);
+    fs::remove_all(old);
   }
   rep.seconds = seconds_since(t0);
   rep.bytes_before = dir_bytes(opt.model_dir);

@@ -22,8 +22,17 @@ struct CompressOptions {
   std::string sparsity;              // "0.5" or "2:4" (sparsegpt / magnitude)
   std::string calib_file;            // text; tokenized once, cut into samples
   int64_t samples = 64, seq_len = 512;
+  // Which Linears are compressed: those matching a target and no ignore entry. An entry is a
+  // module name ("model.layers.0.mlp.down_proj"), "Linear" (every Linear, targets only) or
+  // "re:REGEX" matched against the whole module name, as compressed-tensors reads them.
+  std::vector<std::string> targets = {"Linear"};
   std::vector<std::string> ignore = {"lm_head"};
+  bool overwrite = false;  // replace a non-empty out_dir (only once the new folder is complete)
 };
+
+// Whether module `name` (e.g. "model.layers.3.mlp.up_proj") is selected by targets/ignore.
+bool module_selected(const std::string& name, const std::vector<std::string>& targets,
+                     const std::vector<std::string>& ignore);
 
 struct LayerReport {
   std::string name;     // e.g. "model.layers.3.mlp.up_proj"
@@ -39,9 +48,13 @@ struct CompressReport {
   uint64_t peak_rss = 0;                       // bytes (VmHWM)
 };
 
-// progress(done_layers, total_layers).
+class LlamaModel;
+
+// progress(done_layers, total_layers). If set, on_compressed is called with the compressed model
+// in memory (weights as the saved folder dequantizes them) before the folder is written.
 CompressReport compress_model(const CompressOptions& opt,
-                              const std::function<void(int64_t, int64_t)>& progress = {});
+                              const std::function<void(int64_t, int64_t)>& progress = {},
+                              const std::function<void(LlamaModel&)>& on_compressed = {});
 
 // Peak resident set size of this process in bytes (0 if unknown).
 uint64_t peak_rss_bytes();

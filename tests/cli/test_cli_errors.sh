@@ -36,6 +36,26 @@ expect_error bad-tokenizer "WordPiece" tokenize --model "$tmp/m" --text hi
 expect_error bad-gguf "GGUF" import-gguf --gguf "$tmp/m/config.json" --out "$tmp/out"
 [ ! -e "$tmp/out" ] || { echo "FAIL bad-gguf left an output folder"; fails=$((fails + 1)); }
 
+# compress: bad options are refused before any work, and nothing is written.
+model="$(cd "$(dirname "$0")/../.." && pwd)/models/smollm2-135m-instruct"
+if [ -f "$model/config.json" ]; then
+  c=(compress --model "$model")
+  expect_error unknown-scheme "W5A16" "${c[@]}" --scheme W5A16 --method rtn --out "$tmp/c1"
+  expect_error group-not-dividing "group size 100" "${c[@]}" --scheme W4A16 --group-size 100 --method rtn --out "$tmp/c1"
+  expect_error default-g128-on-576 "does not divide" "${c[@]}" --scheme W4A16 --method rtn --out "$tmp/c1"
+  echo "To be, or not to be" >"$tmp/short.txt"
+  expect_error short-calibration "fewer than --samples" "${c[@]}" --method gptq --calib "$tmp/short.txt" --out "$tmp/c1"
+  expect_error gptq-needs-calib "--calib" "${c[@]}" --method gptq --out "$tmp/c1"
+  expect_error bad-sparsity "--sparsity" "${c[@]}" --scheme DENSE --method magnitude --sparsity 4:2 --out "$tmp/c1"
+  expect_error bad-regex "regular expression" "${c[@]}" --method rtn --scheme W8A16 --ignore 're:(' --out "$tmp/c1"
+  [ ! -e "$tmp/c1" ] || { echo "FAIL compress errors left $tmp/c1"; fails=$((fails + 1)); }
+  mkdir -p "$tmp/c2" && echo keep >"$tmp/c2/file"
+  expect_error out-exists "pass --overwrite" "${c[@]}" --method rtn --scheme W8A16 --out "$tmp/c2"
+  [ "$(cat "$tmp/c2/file")" = keep ] || { echo "FAIL out-exists touched the folder"; fails=$((fails + 1)); }
+else
+  echo "note: $model missing; compress cases skipped"
+fi
+
 # Usage errors come from the flag parser (CLI11: its own non-zero codes), never a crash (>= 128).
 "$bin" generate >/dev/null 2>&1; rc=$?
 if [ "$rc" -ge 128 ] || [ "$rc" -eq 0 ]; then echo "FAIL usage: exit $rc"; fails=$((fails + 1)); else passes=$((passes + 1)); fi

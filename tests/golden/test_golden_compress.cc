@@ -5,10 +5,13 @@
 #include <cmath>
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
+
 #include "compress/pipeline.h"
 #include "core/error.h"
 #include "eval/perplexity.h"
 #include "io/hf_config.h"
+#include "io/safetensors.h"
 #include "io/tokenizer.h"
 #include "model/llama.h"
 #include "quant/compressed_tensors.h"
@@ -21,14 +24,19 @@ namespace fs = std::filesystem;
 const std::string kModelDir = QUANTA_SOURCE_DIR "/models/smollm2-135m-instruct";
 const std::string kWiki = QUANTA_SOURCE_DIR "/../shared/data/wikitext-2-raw/wiki.test.raw";
 const std::string kCalib = QUANTA_SOURCE_DIR "/../shared/data/tinyshakespeare/input.txt";
+const std::string kWikiValid = QUANTA_SOURCE_DIR "/../shared/data/wikitext-2/wiki.valid.tokens";
+
+double ppl_with(LlamaModel& m, int64_t windows) {
+  static const Tokenizer tok = Tokenizer::load(kModelDir);
+  static const std::vector<int32_t> ids = tok.encode(read_file(kWiki).substr(0, 40000), false);
+  PplOptions opt;
+  opt.max_windows = windows;
+  return perplexity(m, ids, opt).ppl;
+}
 
 double ppl_of(const std::string& dir, int64_t windows) {
   LlamaModel m = LlamaModel::load(dir);
-  const Tokenizer tok = Tokenizer::load(dir);
-  static const std::string text = read_file(kWiki).substr(0, 40000);
-  PplOptions opt;
-  opt.max_windows = windows;
-  return perplexity(m, tok.encode(text, false), opt).ppl;
+  return ppl_with(m, windows);
 }
 
 std::string out_dir(const std::string& name) {
@@ -50,7 +58,8 @@ TEST(GoldenCompress, RtnSchemesLoadBackWithExpectedPerplexity) {
     o.scheme = scheme;
     o.method = "rtn";
     o.group_size = group;
-    const CompressReport r = compress_model(o);
+    double in_memory = 0;
+    const CompressReport r = compress_model(o, {}, [&](LlamaModel& m) { in_memory = ppl_with(m, 2); });
     ASSERT_TRUE(is_compressed_tensors(o.out_dir)) << scheme;
     EXPECT_LT(r.bytes_after, r.bytes_before / 3) << scheme;
     const double p = ppl_of(o.out_dir, 2);
@@ -58,6 +67,10 @@ TEST(GoldenCompress, RtnSchemesLoadBackWithExpectedPerplexity) {
     // W8A8 quantizes activations per token as well: measurably worse than weight-only W8A16.
     if (std::string(scheme) == "W8A8") EXPECT_GT(p, base * 1.005) << "activation quantization inactive?";
     EXPECT_LT(p, base * (1 + max_rel)) << scheme << ": " << p << " vs " << base;
+    // The saved folder runs as the compressed model did in memory (W8A8 adds activation
+    // quantization at load, which the in-memory model does not have).
+    if (std::string(scheme) != "W8A8")
+      EXPECT_NEAR(p, in_memory, 1e-3 * in_memory) << scheme << ": saved folder vs in memory";
     std::printf("[compress] %s rtn: ppl %.3f vs %.3f (2 windows), %.1f MiB\n", scheme, p, base,
                 double(r.bytes_after) / 1048576.0);
     fs::remove_all(o.out_dir);
@@ -74,12 +87,14 @@ TEST(GoldenCompress, GptqSmallCalibrationRunsAndLoads) {
   o.calib_file = kCalib;
   o.samples = 4;
   o.seq_len = 128;
-  const CompressReport r = compress_model(o);
+  double in_memory = 0;
+  const CompressReport r = compress_model(o, {}, [&](LlamaModel& m) { in_memory = ppl_with(m, 2); });
   EXPECT_EQ(r.layers.size(), 210u);
   EXPECT_EQ(r.calib_tokens, 512);
   const auto q = read_quantized_weights(o.out_dir);
   EXPECT_EQ(q.size(), 210u);
   const double p = ppl_of(o.out_dir, 2);
+  EXPECT_NEAR(p, in_memory, 1e-3 * in_memory) << "saved folder vs in memory";
   EXPECT_LT(p, 2.0 * ppl_of(kModelDir, 2));  // measured 46.6 vs 26.8; a broken GPTQ gives hundreds
   std::printf("[compress] W4A16 g64 gptq (4 x 128 calibration tokens): ppl %.3f, %.1f s\n", p, r.seconds);
   fs::remove_all(o.out_dir);
@@ -119,6 +134,74 @@ TEST(GoldenCompress, BadOptionsAreErrors) {
   o.scheme = "W5A16";
   EXPECT_THROW(compress_model(o), Error);
   EXPECT_FALSE(fs::exists(o.out_dir));
+}
+
+}  // namespace
+}  // namespace quanta
+
+namespace quanta {
+namespace {
+
+// The orderings the methods exist for, on 2 windows of WikiText-2 test with 8 x 256 calibration
+// tokens (measured figures in docs/results.md): GPTQ beats RTN at 4 bits per channel (62.8 ->
+// 56.4), SparseGPT beats magnitude pruning at 50 % (345 -> 85). Note: GPTQ is calibrated on
+// wiki.valid (in domain, not the evaluation text): calibrated on Tiny Shakespeare it is *worse*
+// than RTN on WikiText for this model (74.3), as llm-compressor's GPTQ is (../shared/PEERS.md).
+TEST(GoldenCompress, CalibratedMethodsBeatTheirBaselines) {
+  auto run = [](const std::string& method, const std::string& scheme, int64_t group,
+                const std::string& sparsity, const std::string& calib) {
+    CompressOptions o;
+    o.model_dir = kModelDir;
+    o.out_dir = out_dir(method + scheme);
+    o.scheme = scheme;
+    o.method = method;
+    o.group_size = group;
+    o.sparsity = sparsity;
+    o.calib_file = calib;
+    o.samples = 8;
+    o.seq_len = 256;
+    double p = 0;
+    compress_model(o, {}, [&](LlamaModel& m) { p = ppl_with(m, 2); });
+    fs::remove_all(o.out_dir);
+    std::printf("[compress] %s %s g%lld %s: ppl %.3f (2 windows)\n", method.c_str(), scheme.c_str(),
+                static_cast<long long>(group), sparsity.c_str(), p);
+    return p;
+  };
+  const double rtn = run("rtn", "W4A16", 0, "", ""), gptq = run("gptq", "W4A16", 0, "", kWikiValid);
+  EXPECT_LT(gptq, 0.95 * rtn) << "GPTQ per-channel W4 should beat RTN";
+  const double mag = run("magnitude", "DENSE", -1, "0.5", ""),
+               sgpt = run("sparsegpt", "DENSE", -1, "0.5", kCalib);
+  EXPECT_LT(sgpt, 0.5 * mag) << "SparseGPT 50% should beat magnitude pruning clearly";
+}
+
+TEST(GoldenCompress, IgnoreKeepsModulesAndOverwriteReplacesOnlyWhenAsked) {
+  CompressOptions o;
+  o.model_dir = kModelDir;
+  o.out_dir = out_dir("ignore");
+  o.scheme = "W8A16";
+  o.method = "rtn";
+  o.ignore = {"lm_head", "re:.*mlp\\.down_proj"};
+  compress_model(o);
+  const auto q = read_quantized_weights(o.out_dir);
+  EXPECT_EQ(q.size(), 180u);  // 30 layers x 6 Linears; down_proj kept
+  EXPECT_EQ(q.count("model.layers.0.mlp.down_proj.weight"), 0u);
+  const TensorStore st = TensorStore::open(o.out_dir);
+  EXPECT_EQ(st.get("model.layers.7.mlp.down_proj.weight").dtype, DType::kBF16);  // as the rest
+  const nlohmann::json cfg = nlohmann::json::parse(read_file(o.out_dir + "/config.json"));
+  EXPECT_EQ(cfg["quantization_config"]["ignore"][1], "re:.*mlp\\.down_proj");
+  LlamaModel::load(o.out_dir);  // a mixed folder loads
+
+  // An existing folder is refused and left as it is; --overwrite replaces it.
+  o.ignore = {"lm_head"};
+  EXPECT_THROW(compress_model(o), Error);
+  EXPECT_EQ(read_quantized_weights(o.out_dir).size(), 180u);
+  o.overwrite = true;
+  compress_model(o);
+  EXPECT_EQ(read_quantized_weights(o.out_dir).size(), 210u);
+  for (const auto& e : fs::directory_iterator(fs::path(o.out_dir).parent_path()))
+    EXPECT_EQ(e.path().filename().string().find("quanta_compress_ignore."), std::string::npos)
+        << "leftover " << e.path();
+  fs::remove_all(o.out_dir);
 }
 
 }  // namespace

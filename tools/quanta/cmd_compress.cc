@@ -48,7 +48,8 @@ void add_compress(CLI::App& app) {
       "pruning method saves pruned BF16 weights. Calibration: --samples x --seq-len tokens of --calib\n"
       "(defaults 64 x 512: minutes on 2 cores; llm-compressor's 512 x 2048 is far too slow on a CPU).");
   cmd->add_option("--model", o->model_dir, "Hugging Face model folder")->required();
-  cmd->add_option("--out", o->out_dir, "output folder (must not exist or be empty)")->required();
+  cmd->add_option("--out", o->out_dir, "output folder (must not exist or be empty, unless --overwrite)")->required();
+  cmd->add_flag("--overwrite", o->overwrite, "replace a non-empty --out, once the new folder is complete");
   cmd->add_option("--scheme", o->scheme, "quantization scheme")->capture_default_str();
   cmd->add_option("--method", o->method, "rtn | gptq | sparsegpt | magnitude")->capture_default_str();
   cmd->add_option("--group-size", o->group_size, "group size; 0 = per channel; -1 = the scheme's default")
@@ -56,6 +57,10 @@ void add_compress(CLI::App& app) {
   cmd->add_flag("--act-order", o->actorder, "GPTQ: quantize columns by descending Hessian diagonal");
   cmd->add_option("--damp", o->damp, "GPTQ/SparseGPT dampening, fraction of mean diag(H)")->capture_default_str();
   cmd->add_option("--sparsity", o->sparsity, "pruning: a fraction such as 0.5, or n:m such as 2:4");
+  cmd->add_option("--targets", o->targets,
+                  "modules to compress: Linear (all), module names, or re:REGEX")->capture_default_str();
+  cmd->add_option("--ignore", o->ignore, "modules kept at original precision (names or re:REGEX)")
+      ->capture_default_str();
   cmd->add_option("--calib", o->calib_file, "calibration text, e.g. ../shared/data/tinyshakespeare/input.txt")
       ->check(CLI::ExistingFile);
   cmd->add_option("--samples", o->samples, "calibration samples")->capture_default_str()->check(CLI::PositiveNumber);
