@@ -56,7 +56,7 @@ void BM_gptq(benchmark::State& state) {
   args.num_bits = 4;
   args.group_size = 64;
   GptqOptions opt;
-  opt.actorder = state.range(2) != 0;
+  opt.actorder = state.range(2) != 0 ? ActOrder::kStatic : ActOrder::kNone;
   for (auto _ : state) {
     GptqResult r = gptq_quantize(l.w.data(), rows, cols, l.h, args, opt);
     benchmark::DoNotOptimize(r.loss);

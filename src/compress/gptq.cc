@@ -22,7 +22,9 @@ GptqResult gptq_quantize(const float* w, int64_t rows, int64_t cols, std::vector
   if (opt.block_size <= 0) fail("{}: block_size must be positive, got {}", kWho, opt.block_size);
   if (!(opt.damp >= 0)) fail("{}: damp must be >= 0, got {}", kWho, opt.damp);
 
-  const bool actorder = opt.actorder || args.actorder;
+  const ActOrder order = opt.actorder != ActOrder::kNone ? opt.actorder : args.actorder;
+  const bool actorder = order != ActOrder::kNone;
+  const bool group_order = order == ActOrder::kGroup && args.group_size > 0;
   const int64_t gs = args.group_size > 0 ? args.group_size : cols;
   const int64_t ng = cols / gs;
 
@@ -33,7 +35,7 @@ GptqResult gptq_quantize(const float* w, int64_t rows, int64_t cols, std::vector
   s.quant = &args;
   s.n_groups = ng;
   s.params.resize(size_t(rows * ng));
-  s.params_at_sweep = args.group_size > 0 && !actorder && !opt.static_groups;
+  s.params_at_sweep = group_order || (args.group_size > 0 && !actorder && !opt.static_groups);
   if (!s.params_at_sweep) {
     // From the original weights, before dead columns are zeroed (as llm-compressor's observer).
     for (int64_t r = 0; r < rows; ++r)
@@ -61,7 +63,8 @@ GptqResult gptq_quantize(const float* w, int64_t rows, int64_t cols, std::vector
     wd.swap(wp);
   }
   s.col_group.resize(size_t(cols));
-  for (int64_t j = 0; j < cols; ++j) s.col_group[size_t(j)] = int32_t(perm[size_t(j)] / gs);
+  for (int64_t j = 0; j < cols; ++j)
+    s.col_group[size_t(j)] = int32_t((group_order ? j : perm[size_t(j)]) / gs);
 
   const std::vector<double> u = obs::inverse_hessian_cholesky(std::move(h), cols, opt.damp, kWho);
   const obs::SweepOut so = obs::run_sweep(s, wd, u);
@@ -70,7 +73,7 @@ GptqResult gptq_quantize(const float* w, int64_t rows, int64_t cols, std::vector
   res.loss = so.loss;
   QuantizedWeight& q = res.weight;
   q.args = args;
-  q.args.actorder = actorder;
+  q.args.actorder = order;
   q.rows = rows;
   q.cols = cols;
   q.codes.resize(size_t(rows * cols));
@@ -88,7 +91,8 @@ GptqResult gptq_quantize(const float* w, int64_t rows, int64_t cols, std::vector
   }
   if (actorder && args.group_size > 0) {
     q.g_idx.resize(size_t(cols));
-    for (int64_t c = 0; c < cols; ++c) q.g_idx[size_t(c)] = int32_t(c / gs);
+    for (int64_t j = 0; j < cols; ++j)
+      q.g_idx[size_t(perm[size_t(j)])] = int32_t((group_order ? j : perm[size_t(j)]) / gs);
   }
   return res;
 }

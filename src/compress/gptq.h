@@ -30,7 +30,9 @@ class HessianAccumulator {
 struct GptqOptions {
   double damp = 0.01;        // dampening: damp * mean(diag(H)) added to the diagonal
   int64_t block_size = 128;  // lazy batch update width
-  bool actorder = false;     // quantize columns by descending diag(H); g_idx records groups
+  // Sweep columns by descending diag(H): kStatic keeps contiguous groups with parameters from the
+  // original weights; kGroup forms groups in sweep order (parameters at the sweep; g_idx).
+  ActOrder actorder = ActOrder::kNone;
   // Compute every group's parameters up front from the original W (before the sweep), as
   // llm-compressor 0.14 does (its GPTQ keeps the RTN scales). Default: at the sweep, from the
   // updated weights, as IST-DASLab's gptq.py does. Per-channel parameters are always computed up
@@ -46,10 +48,12 @@ struct GptqResult {
 // w (rows, cols) f32; h (cols, cols) from HessianAccumulator. Group parameters are computed as the
 // sweep reaches each group (from the updated weights), as GPTQ's reference code does; dead columns
 // (zero diagonal) are handled by setting H_ii = 1 and W[:, i] = 0.
-// Act-order (opt.actorder or args.actorder) follows llm-compressor's default `actorder: static`
-// ("weight"): group parameters come from the original contiguous groups (computed before the
-// permutation), columns are then swept by descending diag(H) (stable order on ties), and
-// g_idx[c] = c / group_size (the identity mapping; a compressed-tensors writer may omit it).
+// Act-order (opt.actorder, else args.actorder) sweeps columns by descending diag(H) (stable order
+// on ties). kStatic, llm-compressor's default: group parameters come from the original contiguous
+// groups (computed before the permutation) and g_idx[c] = c / group_size (the identity mapping; a
+// compressed-tensors writer may omit it). kGroup: the i-th group is sweep positions
+// [i*gs, (i+1)*gs), its parameters computed when the sweep reaches it from the updated weights,
+// and g_idx[perm[j]] = j / gs.
 // Throws quanta::Error on a Hessian of the wrong size, a group size that does not divide cols, or
 // a Hessian that is not positive definite after dampening.
 GptqResult gptq_quantize(const float* w, int64_t rows, int64_t cols, std::vector<double> h,

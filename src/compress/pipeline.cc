@@ -131,7 +131,7 @@ CompressReport compress_model(const CompressOptions& opt,
   const bool quantize = opt.scheme != "DENSE";
   const Scheme scheme = quantize ? scheme_by_name(opt.scheme, opt.group_size) : Scheme{"DENSE", {}, {}};
   QuantArgs qargs = scheme.weights;
-  qargs.actorder = opt.actorder;
+  qargs.actorder = act_order_by_name(opt.actorder);
   const bool prune = opt.method == "sparsegpt" || opt.method == "magnitude";
   if (opt.method != "rtn" && opt.method != "gptq" && !prune)
     fail("--method '{}' is not one of rtn, gptq, sparsegpt, magnitude", opt.method);
@@ -152,7 +152,7 @@ CompressReport compress_model(const CompressOptions& opt,
   const bool calibrate = opt.method == "gptq" || opt.method == "sparsegpt";
   GptqOptions gopt;
   gopt.damp = opt.damp;
-  gopt.actorder = opt.actorder;
+  gopt.actorder = qargs.actorder;
 
   CompressReport rep;
   std::vector<float> xs;  // calibration activations (samples, seq_len, hidden)
@@ -254,7 +254,7 @@ CompressReport compress_model(const CompressOptions& opt,
       "    group_size: {}\n    actorder: {}\n    dampening_frac: {}\n    sparsity: \"{}\"\n"
       "    calibration: {{file: \"{}\", samples: {}, seq_len: {}}}\n    targets: {}\n"
       "    ignore: {}\n",
-      opt.method, opt.scheme, qargs.group_size, opt.actorder ? "true" : "false", opt.damp,
+      opt.method, opt.scheme, qargs.group_size, act_order_name(qargs.actorder), opt.damp,
       opt.sparsity, opt.calib_file, calibrate ? opt.samples : 0, calibrate ? opt.seq_len : 0,
       yaml_list(opt.targets), yaml_list(opt.ignore));
   // With --overwrite the new folder is written beside the old one and swapped in when complete.

@@ -17,7 +17,7 @@ struct CompressOptions {
   std::string scheme = "W4A16";      // see scheme_by_name
   std::string method = "gptq";       // rtn | gptq | sparsegpt | magnitude
   int64_t group_size = -1;           // -1: the scheme's default
-  bool actorder = false;
+  std::string actorder;              // GPTQ: "" (none), "static" or "group"
   double damp = 0.01;
   std::string sparsity;              // "0.5" or "2:4" (sparsegpt / magnitude)
   std::string calib_file;            // text; tokenized once, cut into samples

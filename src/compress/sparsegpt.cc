@@ -25,7 +25,7 @@ double sparsegpt_prune(float* w, int64_t rows, int64_t cols, std::vector<double>
   }
   if (opt.block_size <= 0) fail("{}: block_size must be positive, got {}", kWho, opt.block_size);
   if (!(opt.damp >= 0)) fail("{}: damp must be >= 0, got {}", kWho, opt.damp);
-  if (opt.actorder || (quant && quant->actorder))
+  if (opt.actorder != ActOrder::kNone || (quant && quant->actorder != ActOrder::kNone))
     fail("{}: act-order is not supported with pruning", kWho);
   if (quant && out == nullptr) fail("{}: quant given without an output QuantizedWeight", kWho);
 

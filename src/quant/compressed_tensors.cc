@@ -176,14 +176,14 @@ void read_group_params(const TensorStore& store, const std::string& base, const 
                                  gn, g.file, v, i, ng);
       q->g_idx[size_t(i)] = int32_t(v);
     }
-    q->args.actorder = true;
+    q->args.actorder = ActOrder::kGroup;
   }
 }
 
 QuantizedWeight read_packed(const TensorStore& store, const std::string& base, const CtConfig& c) {
   QuantizedWeight q;
   q.args = c.weights;
-  q.args.actorder = false;
+  q.args.actorder = ActOrder::kNone;
   const int bits = c.weights.num_bits;
   if (c.weights.type != QuantType::kInt) fail("pack-quantized needs int weights");
   const TensorInfo& sh = expect(store, base + ".weight_shape", {DType::kI64, DType::kI32}, {2});
@@ -219,7 +219,7 @@ QuantizedWeight read_packed(const TensorStore& store, const std::string& base, c
 QuantizedWeight read_naive(const TensorStore& store, const std::string& base, const CtConfig& c) {
   QuantizedWeight q;
   q.args = c.weights;
-  q.args.actorder = false;
+  q.args.actorder = ActOrder::kNone;
   const std::string wn = base + ".weight";
   const TensorInfo& w = store.get(wn);
   const DType want = c.weights.type == QuantType::kFloat ? DType::kF8E4M3 : DType::kI8;

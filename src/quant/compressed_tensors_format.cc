@@ -67,8 +67,8 @@ json args_json(const QuantArgs& a, bool is_activation) {
   }
   j["block_structure"] = nullptr;
   j["dynamic"] = a.dynamic;
-  // "group": GPTQ activation order with weight_g_idx; otherwise none recorded.
-  j["actorder"] = a.actorder ? json("group") : json(nullptr);
+  // "group": GPTQ activation order with weight_g_idx; "static": ordered sweep, contiguous groups.
+  j["actorder"] = a.actorder == ActOrder::kNone ? json(nullptr) : json(act_order_name(a.actorder));
   j["scale_dtype"] = nullptr;
   j["zp_dtype"] = nullptr;
   j["observer"] = a.dynamic ? json(nullptr) : json("minmax");
@@ -120,8 +120,9 @@ QuantArgs parse_args(const json& j, const std::string& where) {
   }
   auto ao = j.find("actorder");
   if (ao != j.end()) {
-    if (ao->is_boolean()) a.actorder = ao->get<bool>();
-    if (ao->is_string()) a.actorder = ao->get<std::string>() == "group";
+    // Older configs wrote a boolean (true meant group ordering).
+    if (ao->is_boolean()) a.actorder = ao->get<bool>() ? ActOrder::kGroup : ActOrder::kNone;
+    if (ao->is_string()) a.actorder = act_order_by_name(ao->get<std::string>());
   }
   return a;
 }

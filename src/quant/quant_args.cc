@@ -81,4 +81,15 @@ void QuantizedWeight::dequantize(float* out) const {
   }
 }
 
+ActOrder act_order_by_name(const std::string& name) {
+  if (name.empty() || name == "none") return ActOrder::kNone;
+  if (name == "static" || name == "weight") return ActOrder::kStatic;
+  if (name == "group") return ActOrder::kGroup;
+  fail("actorder '{}' is not one of static, weight, group, none", name);
+}
+
+const char* act_order_name(ActOrder a) {
+  return a == ActOrder::kStatic ? "static" : a == ActOrder::kGroup ? "group" : "none";
+}
+
 }  // namespace quanta

@@ -12,13 +12,22 @@ namespace quanta {
 enum class QuantType { kInt, kFloat };  // kFloat: FP8 E4M3
 
 // One tensor's quantization (compressed-tensors QuantizationArgs).
+// GPTQ activation ordering, as compressed-tensors names it: kStatic ("static" / "weight") sweeps
+// columns by descending diag(H) but keeps contiguous groups (no g_idx); kGroup ("group") also forms
+// the groups in that order, so a group's columns are scattered and weight_g_idx records them.
+enum class ActOrder { kNone, kStatic, kGroup };
+
+// "static" | "weight" | "group" | "" / "none" -> ActOrder; throws quanta::Error otherwise.
+ActOrder act_order_by_name(const std::string& name);
+const char* act_order_name(ActOrder a);  // "static", "group", or "none"
+
 struct QuantArgs {
   int num_bits = 8;
   QuantType type = QuantType::kInt;
   bool symmetric = true;
   int64_t group_size = 0;  // 0: per output channel ("channel" strategy); > 0: "group"
   bool dynamic = false;    // activations: quantized per token at run time
-  bool actorder = false;   // GPTQ activation order (weights; needs g_idx with groups)
+  ActOrder actorder = ActOrder::kNone;  // GPTQ activation order (weights)
 };
 
 // A named scheme: W8A16, W4A16, W4A16_ASYM, W8A8, FP8_DYNAMIC, FP8 (weight-only).

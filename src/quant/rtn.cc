@@ -101,7 +101,7 @@ QuantizedWeight quantize_rtn(const float* w, int64_t rows, int64_t cols, const Q
          cols);
   QuantizedWeight q;
   q.args = args;
-  q.args.actorder = false;  // RTN has no activation order
+  q.args.actorder = ActOrder::kNone;  // RTN has no activation order
   q.rows = rows;
   q.cols = cols;
   const int64_t gs = args.group_size > 0 ? args.group_size : cols;

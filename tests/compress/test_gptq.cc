@@ -2,6 +2,9 @@
 // properties that hold for any correct implementation.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <numeric>
+
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -59,7 +62,7 @@ TEST(Gptq, MatchesNumpyReference) {
                      std::to_string(bs));
         GptqOptions opt;
         opt.block_size = bs;
-        opt.actorder = c["actorder"];
+        opt.actorder = c["actorder"].get<bool>() ? ActOrder::kStatic : ActOrder::kNone;
         const GptqResult r = gptq_quantize(L.w.data(), L.rows, L.cols, L.h, args, opt);
         ASSERT_EQ(r.weight.codes.size(), want_codes.size());
         int64_t mismatches = 0;
@@ -75,7 +78,7 @@ TEST(Gptq, MatchesNumpyReference) {
         }
         const double want_loss = c["loss"];
         EXPECT_NEAR(r.loss, want_loss, 1e-6 * want_loss);
-        if (opt.actorder && args.group_size > 0) {
+        if (opt.actorder != ActOrder::kNone && args.group_size > 0) {
           ASSERT_EQ(int64_t(r.weight.g_idx.size()), L.cols);
           for (int64_t i = 0; i < L.cols; ++i) EXPECT_EQ(r.weight.g_idx[size_t(i)], i / 32);
         } else {
@@ -100,8 +103,8 @@ TEST(Gptq, BeatsRtnOnCorrelatedInputs) {
   const std::vector<float> w = testing::random_weights(rows, cols, 12);
   const std::vector<double> h = testing::hessian_of(x, n, cols);
   for (bool asym : {false, true}) {
-    for (bool actorder : {false, true}) {
-      SCOPED_TRACE(std::string(asym ? "asym" : "sym") + (actorder ? " actorder" : ""));
+    for (ActOrder actorder : {ActOrder::kNone, ActOrder::kStatic, ActOrder::kGroup}) {
+      SCOPED_TRACE(std::string(asym ? "asym " : "sym ") + act_order_name(actorder));
       QuantArgs args;
       args.num_bits = 4;
       args.symmetric = !asym;
@@ -156,6 +159,49 @@ TEST(Gptq, RejectsBadInput) {
   neg[0] = -5.0;
   EXPECT_NE(message(neg, args).find("not positive definite"), std::string::npos);
   EXPECT_EQ(message(h, args), "");
+}
+
+// actorder "group" is plain GPTQ (groups formed at the sweep) on W and H permuted by descending
+// diag(H), mapped back: the same codes and scales, with g_idx naming each column's group.
+TEST(Gptq, GroupActOrderIsGptqOnPermutedColumns) {
+  const int64_t rows = 16, cols = 96, n = 400, gs = 32;
+  const std::vector<float> x = testing::correlated_inputs(n, cols, 21);
+  const std::vector<float> w = testing::random_weights(rows, cols, 22);
+  const std::vector<double> h = testing::hessian_of(x, n, cols);
+  std::vector<int64_t> perm(static_cast<size_t>(cols));
+  std::iota(perm.begin(), perm.end(), 0);
+  std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) {
+    return h[size_t(a * cols + a)] > h[size_t(b * cols + b)];
+  });
+  ASSERT_FALSE(std::is_sorted(perm.begin(), perm.end())) << "test needs a non-trivial order";
+  std::vector<float> wp(w.size());
+  std::vector<double> hp(h.size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < cols; ++j) wp[size_t(r * cols + j)] = w[size_t(r * cols + perm[size_t(j)])];
+  for (int64_t i = 0; i < cols; ++i)
+    for (int64_t j = 0; j < cols; ++j)
+      hp[size_t(i * cols + j)] = h[size_t(perm[size_t(i)] * cols + perm[size_t(j)])];
+  for (bool asym : {false, true}) {
+    SCOPED_TRACE(asym ? "asym" : "sym");
+    QuantArgs args;
+    args.num_bits = 4;
+    args.symmetric = !asym;
+    args.group_size = gs;
+    GptqOptions opt;
+    const GptqResult plain = gptq_quantize(wp.data(), rows, cols, hp, args, opt);
+    opt.actorder = ActOrder::kGroup;
+    const GptqResult g = gptq_quantize(w.data(), rows, cols, h, args, opt);
+    EXPECT_EQ(g.weight.args.actorder, ActOrder::kGroup);
+    ASSERT_EQ(int64_t(g.weight.g_idx.size()), cols);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < cols; ++j)
+        ASSERT_EQ(g.weight.codes[size_t(r * cols + perm[size_t(j)])], plain.weight.codes[size_t(r * cols + j)])
+            << r << "," << j;
+    for (int64_t j = 0; j < cols; ++j) EXPECT_EQ(g.weight.g_idx[size_t(perm[size_t(j)])], j / gs);
+    EXPECT_EQ(g.weight.scales, plain.weight.scales);
+    EXPECT_EQ(g.weight.zeros, plain.weight.zeros);
+    EXPECT_NEAR(g.loss, plain.loss, 1e-9 * plain.loss);
+  }
 }
 
 }  // namespace

@@ -152,14 +152,14 @@ TEST(CompressedTensors, ActOrderGroupIndexRoundTrip) {
   QuantizedWeight q = quantize_rtn(reinterpret_cast<const float*>(t.data), 64, 128, s.weights);
   q.g_idx.resize(128);
   for (int c = 0; c < 128; ++c) q.g_idx[size_t(c)] = (c * 7) % 4;  // a permuted assignment
-  q.args.actorder = true;
+  q.args.actorder = ActOrder::kGroup;
   CompressedSaveOptions opt;
   opt.source_dir = src;
   opt.scheme = s;
   save_compressed_tensors(root + "/out", opt, {{t.name, q}}, store);
   const auto back = read_quantized_weights(root + "/out");
   expect_same(q, back.at(t.name));
-  EXPECT_TRUE(back.at(t.name).args.actorder);
+  EXPECT_EQ(back.at(t.name).args.actorder, ActOrder::kGroup);
 }
 
 TEST(CompressedTensors, TinyLlamaLoadsDequantized) {

@@ -186,3 +186,18 @@ TEST(QuantArgs, Schemes) {
 
 }  // namespace
 }  // namespace quanta
+
+namespace quanta {
+namespace {
+
+TEST(ActOrder, NamesAsCompressedTensorsSpellsThem) {
+  EXPECT_EQ(act_order_by_name("static"), ActOrder::kStatic);
+  EXPECT_EQ(act_order_by_name("weight"), ActOrder::kStatic);  // compressed-tensors' canonical name
+  EXPECT_EQ(act_order_by_name("group"), ActOrder::kGroup);
+  EXPECT_EQ(act_order_by_name(""), ActOrder::kNone);
+  EXPECT_STREQ(act_order_name(ActOrder::kStatic), "static");
+  EXPECT_THROW(act_order_by_name("columns"), Error);
+}
+
+}  // namespace
+}  // namespace quanta

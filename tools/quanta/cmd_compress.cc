@@ -15,6 +15,9 @@ void warn_serving_limits(const CompressOptions& o) {
                o.scheme);
   if (o.scheme.rfind("W4A16", 0) == 0)
     fmt::print(stderr, "note: vLLM serves {} on GPUs and on CPUs with AVX-512 only\n", o.scheme);
+  if (o.actorder == "group")
+    fmt::print(stderr, "note: --actorder group writes weight_g_idx; compressed-tensors >= 0.19 (so transformers and "
+               "vLLM) refuses actorder 'group' since 2026-08: quanta runs it; use --actorder static for them\n");
   if (!o.sparsity.empty())
     fmt::print(stderr, "note: pruned weights are saved in a dense format (vLLM no longer serves 2:4 sparse formats)\n");
 }
@@ -54,7 +57,11 @@ void add_compress(CLI::App& app) {
   cmd->add_option("--method", o->method, "rtn | gptq | sparsegpt | magnitude")->capture_default_str();
   cmd->add_option("--group-size", o->group_size, "group size; 0 = per channel; -1 = the scheme's default")
       ->capture_default_str();
-  cmd->add_flag("--act-order", o->actorder, "GPTQ: quantize columns by descending Hessian diagonal");
+  cmd->add_option("--actorder", o->actorder,
+                  "GPTQ activation order: static (columns by descending Hessian diagonal, contiguous "
+                  "groups; llm-compressor's default) or group (groups in that order; writes weight_g_idx)")
+      ->check(CLI::IsMember({"none", "static", "group"}));
+  cmd->add_flag("--act-order{static}", o->actorder, "same as --actorder static");
   cmd->add_option("--damp", o->damp, "GPTQ/SparseGPT dampening, fraction of mean diag(H)")->capture_default_str();
   cmd->add_option("--sparsity", o->sparsity, "pruning: a fraction such as 0.5, or n:m such as 2:4");
   cmd->add_option("--targets", o->targets,
