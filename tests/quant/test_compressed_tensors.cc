@@ -183,7 +183,7 @@ TEST(CompressedTensors, TinyLlamaLoadsDequantized) {
     }
     w.write(ref + "/model.safetensors");
   }
-  LlamaModel a = LlamaModel::load(root + "/ct");
+  LlamaModel a = LlamaModel::load(root + "/ct", WeightMode::kDequantized);
   LlamaModel b = LlamaModel::load(ref);
   EXPECT_EQ(a.store().get("model.layers.0.self_attn.q_proj.weight").dtype, DType::kF32);
   EXPECT_FALSE(a.store().contains("model.layers.0.self_attn.q_proj.weight_packed"));
