@@ -20,7 +20,7 @@ namespace quanta::kernels {
 void qmatmul(const float* x, int64_t m, const MatrixView& w, int64_t n0, int64_t n1, float* y,
              int64_t ldy, Isa isa);
 inline constexpr int64_t kQGemmMinRows = 16;
-inline constexpr int64_t kQRowBlock = 96;
+inline constexpr int64_t kQRowBlock = 384;
 
 // W8A8:  Y[i][j] = (sum_c xq[i][c] * code[j][c]) * sx[i] * scale[j]   (int32 sum, exact)
 //   xq (m, ldq) int8 activation codes, ldq = round_up(k, 4), padding columns 0; sx (m,) their
