@@ -31,6 +31,10 @@ constexpr int kQW = 4;  // W rows per block
 constexpr int kQX = 2;  // tokens per block
 
 int64_t min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
+// MatrixView::n_groups / group_cols, redefined here: inline functions of shared headers must not
+// be compiled with this file's ISA flags (see the note at the top).
+int64_t n_groups(const MatrixView& w) { return w.group_size > 0 ? w.cols / w.group_size : 1; }
+int64_t group_cols(const MatrixView& w) { return w.group_size > 0 ? w.group_size : w.cols; }
 
 // The first n lanes (all for n >= 16, none for n <= 0).
 __mmask16 lanes(int64_t n) {
@@ -86,7 +90,7 @@ void dot_block(const float* x, const MatrixView& w, int64_t j, const float* xsum
                int64_t ldy) {
   using Fm = Fmt<F>;
   constexpr int64_t kStep = Fm::kVecs * kLanes;
-  const int64_t k = w.cols, ng = w.n_groups(), gc = w.group_cols(), rb = Fm::row_bytes(k);
+  const int64_t k = w.cols, ng = n_groups(w), gc = group_cols(w), rb = Fm::row_bytes(k);
   const uint8_t* wp = static_cast<const uint8_t*>(w.data) + j * rb;
   __m512 acc[RX][RW];
   float corr[RX][RW];
@@ -130,7 +134,7 @@ void dot_block(const float* x, const MatrixView& w, int64_t j, const float* xsum
 template <WeightFormat F, int RW>
 void rows_all_tokens(const float* x, int64_t m, const MatrixView& w, int64_t j, const float* xsum,
                      float* y, int64_t ldy) {
-  const int64_t k = w.cols, ng = w.n_groups();
+  const int64_t k = w.cols, ng = n_groups(w);
   int64_t i = 0;
   for (; i + kQX <= m; i += kQX)
     dot_block<F, kQX, RW>(x + i * k, w, j, xsum ? xsum + i * ng : nullptr, y + i * ldy + j, ldy);
@@ -140,7 +144,7 @@ void rows_all_tokens(const float* x, int64_t m, const MatrixView& w, int64_t j, 
 template <WeightFormat F>
 void qgemv_typed(const float* x, int64_t m, const MatrixView& w, int64_t n0, int64_t n1, float* y,
                  int64_t ldy) {
-  const int64_t k = w.cols, ng = w.n_groups(), gc = w.group_cols();
+  const int64_t k = w.cols, ng = n_groups(w), gc = group_cols(w);
   float* xsum = nullptr;
   if constexpr (F == WeightFormat::kInt4) {
     xsum = qmatmul_scratch(m * ng);
@@ -164,7 +168,7 @@ template <WeightFormat F>
 void dequantize_typed(const MatrixView& w, int64_t r0, int64_t r1, float* out) {
   using Fm = Fmt<F>;
   constexpr int64_t kStep = Fm::kVecs * kLanes;
-  const int64_t k = w.cols, ng = w.n_groups(), gc = w.group_cols(), rb = Fm::row_bytes(k);
+  const int64_t k = w.cols, ng = n_groups(w), gc = group_cols(w), rb = Fm::row_bytes(k);
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* wp = static_cast<const uint8_t*>(w.data) + r * rb;
     float* o = out + (r - r0) * k;
