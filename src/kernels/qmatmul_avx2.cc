@@ -2,7 +2,8 @@
 //
 // Same scheme as qmatmul_avx512.cc with 8 lanes and 16 registers: codes widened to f32 are
 // multiplied into per-group vector accumulators without scale or zero point; each group's sum
-// is reduced and scaled once (int4: minus zero * scale * sum of x over the group).
+// is scaled into the row's accumulator once (int4: minus zero * scale * sum of x over the
+// group, kept aside as a scalar).
 //
 // Note: built with -mavx2 -mfma -mf16c; like matmul_avx2.cc it must not instantiate
 // standard-library templates or call inline functions from shared headers.
@@ -90,7 +91,9 @@ void dot_block(const float* x, const MatrixView& w, int64_t j, const float* xsum
   constexpr int64_t kStep = Fm::kVecs * kLanes;
   const int64_t k = w.cols, ng = n_groups(w), gc = group_cols(w), rb = Fm::row_bytes(k);
   const uint8_t* wp = static_cast<const uint8_t*>(w.data) + j * rb;
-  float acc[RW] = {};
+  __m256 acc[RW];
+  float corr[RW];
+  for (int r = 0; r < RW; ++r) acc[r] = _mm256_setzero_ps(), corr[r] = 0.0f;
   for (int64_t g = 0; g < ng; ++g) {
     __m256 gacc[RW];
     for (int r = 0; r < RW; ++r) gacc[r] = _mm256_setzero_ps();
@@ -110,12 +113,12 @@ void dot_block(const float* x, const MatrixView& w, int64_t j, const float* xsum
     }
     for (int r = 0; r < RW; ++r) {
       const float s = w.scales[(j + r) * ng + g];
-      acc[r] += hsum(gacc[r]) * s;
+      acc[r] = _mm256_fmadd_ps(gacc[r], _mm256_set1_ps(s), acc[r]);
       if constexpr (F == WeightFormat::kInt4)
-        acc[r] -= (w.zeros ? w.zeros[(j + r) * ng + g] : 8.0f) * s * xsum[g];
+        corr[r] += (w.zeros ? w.zeros[(j + r) * ng + g] : 8.0f) * s * xsum[g];
     }
   }
-  for (int r = 0; r < RW; ++r) y[r] = acc[r];
+  for (int r = 0; r < RW; ++r) y[r] = hsum(acc[r]) - corr[r];
 }
 
 template <WeightFormat F>
