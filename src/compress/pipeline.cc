@@ -147,7 +147,8 @@ CompressReport compress_model(const CompressOptions& opt,
 
   // Note: GPTQ's matrices here are small; OpenBLAS's own threads only slow them down (measured).
   openblas_set_num_threads(1);
-  LlamaModel model = LlamaModel::load(opt.model_dir);
+  // Calibration needs the f32 weights of a compressed input as the reference path sees them.
+  LlamaModel model = LlamaModel::load(opt.model_dir, WeightMode::kDequantized);
   const ModelConfig& c = model.config();
   const bool calibrate = opt.method == "gptq" || opt.method == "sparsegpt";
   GptqOptions gopt;

@@ -1,4 +1,5 @@
-// Non-owning views of weight matrices as they sit in memory (mmap'd or owned elsewhere).
+// Non-owning views of weight matrices as they sit in memory (mmap'd or owned elsewhere), dense or
+// in one of the compressed layouts the kernels run directly (kernels/qmatmul.h).
 #pragma once
 
 #include <cstdint>
@@ -7,15 +8,52 @@
 
 namespace quanta {
 
-// A row-major matrix (rows, cols) of dtype elements; row stride = cols.
+// How a weight matrix (rows, cols) is laid out at `data`. Layouts (k = cols):
+//  kDense:    row-major `dtype` elements (F32, F16, BF16), row stride k.
+//  kInt4:     4-bit codes q in [0, 15], weight = (q - zero) * scale. Each row holds
+//             ceil(k / 32) chunks of 16 bytes; byte b of chunk c packs column 32c + b in its low
+//             nibble and column 32c + 16 + b in its high nibble (padding columns hold 0).
+//             zeros: (rows, n_groups) f32, or nullptr for symmetric codes (zero = 8).
+//  kInt8:     row-major int8 codes, row stride k, weight = code * scale (symmetric).
+//  kFp8:      row-major E4M3 bytes, row stride k, weight = e4m3(code) * scale.
+//  kInt8Vnni: int8 codes (symmetric, per channel) in blocks of 16 rows (rows padded to a multiple
+//             of 16 with zero codes, k to a multiple of 4): block b, quad j holds 16 x 4 bytes,
+//             row r's codes k = 4j .. 4j + 3 at bytes [4r, 4r + 4) -- the operand order of
+//             AVX-512 VNNI's vpdpbusd. row_sums[r] = sum of row r's codes. Needs int8
+//             activations (act == kInt8PerToken).
+// scales: (rows, n_groups) f32, n_groups = k / group_size (1 when group_size is 0).
+enum class WeightFormat : uint8_t { kDense, kInt4, kInt8, kFp8, kInt8Vnni };
+
+// Dynamic per-token activation quantization done inside ops::linear (W8A8, FP8_DYNAMIC).
+enum class ActQuant : uint8_t { kNone, kInt8PerToken, kFp8PerToken };
+
 struct MatrixView {
   const void* data = nullptr;
-  DType dtype = DType::kF32;
+  DType dtype = DType::kF32;  // kDense only
   int64_t rows = 0;
   int64_t cols = 0;
 
+  // Compressed layouts (see WeightFormat); unused for kDense.
+  WeightFormat format = WeightFormat::kDense;
+  ActQuant act = ActQuant::kNone;
+  int64_t group_size = 0;              // columns per scale group; 0: one group per row
+  const float* scales = nullptr;       // (rows, n_groups)
+  const float* zeros = nullptr;        // kInt4 asymmetric: (rows, n_groups)
+  const int32_t* row_sums = nullptr;   // kInt8Vnni: (rows,)
+  // Act-order (GPTQ g_idx): the kernel's column i is the input's column col_perm[i]; the
+  // columns were permuted at load so that every group is contiguous. nullptr: identity.
+  const int32_t* col_perm = nullptr;
+  size_t packed_bytes = 0;             // compressed layouts: bytes of data + scales + zeros + sums
+
   int64_t numel() const { return rows * cols; }
-  size_t nbytes() const { return size_t(numel()) * dtype_size(dtype); }
+  int64_t n_groups() const { return group_size > 0 ? cols / group_size : 1; }
+  int64_t group_cols() const { return group_size > 0 ? group_size : cols; }
+  bool compressed() const { return format != WeightFormat::kDense; }
+  // Bytes a full pass over the matrix reads.
+  size_t nbytes() const {
+    return compressed() ? packed_bytes : size_t(numel()) * dtype_size(dtype);
+  }
+  // Dense only.
   const uint8_t* row(int64_t r) const {
     return static_cast<const uint8_t*>(data) + size_t(r) * size_t(cols) * dtype_size(dtype);
   }

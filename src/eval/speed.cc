@@ -43,20 +43,20 @@ double measure_read_bandwidth(ThreadPool& pool, size_t buffer_bytes) {
   return best;
 }
 
-double weight_bytes_per_token(const LlamaModel& model) {
+WeightBytes weight_bytes_read(const LlamaModel& model) {
   const ModelConfig& c = model.config();
-  double bytes = 0;
-  for (const auto& [name, t] : model.store().tensors()) {
-    if (name == "model.embed_tokens.weight") {
-      bytes += double(t.nbytes) / double(c.vocab_size);  // one row looked up
-      if (c.tie_word_embeddings && !model.store().contains("lm_head.weight"))
-        bytes += double(t.nbytes);  // the tied lm_head reads the whole table
-    } else {
-      bytes += double(t.nbytes);
-    }
-  }
-  return bytes;
+  WeightBytes b;
+  for (int64_t l = 0; l < c.n_layers; ++l)
+    for (const std::string& name : LlamaModel::linear_names())
+      b.layers += double(model.linear(l, name).nbytes());
+  // Norms (f32 vectors): two per layer of hidden size, plus the final one.
+  b.layers += double(sizeof(float)) * double(c.hidden_size) * double(2 * c.n_layers + 1);
+  b.lm_head = double(model.lm_head().nbytes());
+  b.embedding = double(model.embedding().nbytes()) / double(c.vocab_size);
+  return b;
 }
+
+double weight_bytes_per_token(const LlamaModel& model) { return weight_bytes_read(model).total(); }
 
 SpeedResult measure_speed(LlamaModel& model, int64_t prompt_tokens, int64_t decode_tokens) {
   const ModelConfig& c = model.config();
@@ -85,7 +85,8 @@ SpeedResult measure_speed(LlamaModel& model, int64_t prompt_tokens, int64_t deco
 
   const double kv_row_bytes = 2.0 * double(c.n_layers * c.n_heads_kv * c.head_dim) * sizeof(float);
   const double mean_ctx = double(prompt_tokens) + double(decode_tokens) / 2.0;
-  r.bytes_per_decode_token = weight_bytes_per_token(model) + kv_row_bytes * mean_ctx;
+  r.weights = weight_bytes_read(model);
+  r.bytes_per_decode_token = r.weights.total() + kv_row_bytes * mean_ctx;
   // Note: the last-level cache can hold part of the weights (260 MiB on some servers) and
   // read bandwidth varies between runs on shared machines, so two buffers are streamed: one as
   // large as a decode step's reads and one far larger than the caches; the roofline takes the

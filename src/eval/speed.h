@@ -11,7 +11,18 @@ namespace quanta {
 // Read bandwidth in bytes/s: all pool threads sum a buffer much larger than the caches.
 double measure_read_bandwidth(ThreadPool& pool, size_t buffer_bytes = size_t(1) << 30);
 
+// Weight bytes one decode step reads, from the matrices as the engine holds them (compressed
+// sizes for compressed Linears: codes + scales + zero points).
+struct WeightBytes {
+  double layers = 0;     // every Linear and norm of every decoder layer
+  double lm_head = 0;    // the whole output matrix (the tied embedding table if tied)
+  double embedding = 0;  // one row looked up
+  double total() const { return layers + lm_head + embedding; }
+};
+WeightBytes weight_bytes_read(const LlamaModel& model);
+
 struct SpeedResult {
+  WeightBytes weights;
   int64_t prompt_tokens = 0, decode_tokens = 0;
   double prefill_tok_s = 0, decode_tok_s = 0;
   double bytes_per_decode_token = 0;  // weights read + mean KV cache read per step
@@ -21,8 +32,7 @@ struct SpeedResult {
   double roofline_tok_s = 0;          // bandwidth / bytes_per_decode_token
 };
 
-// Bytes of weights one decode step reads: every matrix of every layer plus the lm_head (the
-// embedding lookup reads one row).
+// weight_bytes_read(model).total().
 double weight_bytes_per_token(const LlamaModel& model);
 
 SpeedResult measure_speed(LlamaModel& model, int64_t prompt_tokens, int64_t decode_tokens);

@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <map>
+#include <string_view>
 
 #include "core/error.h"
 #include "kernels/matmul.h"
@@ -47,19 +50,79 @@ std::vector<float> bind_vector(const TensorStore& st, const std::string& name, i
   return v;
 }
 
+bool dequantize_from_env() {
+  const char* v = std::getenv("QUANTA_DEQUANT_WEIGHTS");
+  return v != nullptr && std::string_view(v) == "1";
+}
+
+bool is_quantization_part(const std::string& name, const std::map<std::string, MatrixView>& q) {
+  for (const char* suffix : {"_packed", "_scale", "_zero_point", "_shape", "_g_idx", ""}) {
+    const size_t n = std::strlen(suffix);
+    if (name.size() > n && name.compare(name.size() - n, n, suffix) == 0 &&
+        q.count(name.substr(0, name.size() - n)))
+      return true;
+  }
+  return false;
+}
+
 }  // namespace
 
-LlamaModel LlamaModel::load(const std::string& dir) {
+void LlamaModel::load_compressed(const std::string& dir, ActQuant act,
+                                 std::map<std::string, MatrixView>& views) {
+  for_each_quantized_weight(dir, store_, [&](const std::string& name, QuantizedWeight&& q) {
+    if (std::optional<PackedWeight> p = pack_weight(q, act)) {
+      packed_.push_back(std::make_unique<PackedWeight>(std::move(*p)));
+      views[name] = packed_.back()->view;
+      return;
+    }
+    // No kernel runs this one compressed: dequantize; ops::linear still quantizes its input.
+    owned_.push_back(std::make_unique<std::vector<float>>(size_t(q.rows * q.cols)));
+    q.dequantize(owned_.back()->data());
+    MatrixView v{owned_.back()->data(), DType::kF32, q.rows, q.cols};
+    v.act = act;
+    views[name] = v;
+  });
+}
+
+LlamaModel LlamaModel::load(const std::string& dir, WeightMode mode) {
   LlamaModel m;
   m.config_ = load_model_config(dir);
-  m.store_ = is_compressed_tensors(dir) ? load_compressed_tensors(dir) : TensorStore::open(dir);
   m.pool_ = &ThreadPool::global();
-  m.act_quant_ = input_activation_args(dir);
+  // Compressed Linears by weight name (kCompressed mode).
+  std::map<std::string, MatrixView> qviews;
+  if (is_compressed_tensors(dir)) {
+    const std::optional<QuantArgs> act_args = input_activation_args(dir);
+    const std::optional<ActQuant> act = act_quant_kind(act_args);
+    if (mode == WeightMode::kFromEnv)
+      mode = dequantize_from_env() ? WeightMode::kDequantized : WeightMode::kCompressed;
+    if (mode == WeightMode::kCompressed && act) {
+      m.store_ = TensorStore::open(dir);
+      with_context(dir, [&] { m.load_compressed(dir, *act, qviews); });
+    } else {
+      m.store_ = load_compressed_tensors(dir);
+      m.act_quant_ = act_args;
+    }
+  } else {
+    m.store_ = TensorStore::open(dir);
+  }
+  for (const auto& [name, t] : m.store_.tensors())
+    if (!is_quantization_part(name, qviews)) m.n_params_ += t.numel();
+  for (const auto& [name, v] : qviews) m.n_params_ += v.numel();
   const ModelConfig& c = m.config_;
   const TensorStore& st = m.store_;
   const int64_t d = c.hidden_size, hd = c.head_dim;
+  auto bind_linear = [&](const std::string& name, int64_t rows, int64_t cols) {
+    auto it = qviews.find(name);
+    if (it == qviews.end()) return bind_matrix(st, name, rows, cols);
+    if (it->second.rows != rows || it->second.cols != cols)
+      fail("tensor {} in {} has shape [{}, {}], expected [{}, {}] (from config.json)", name, dir,
+           it->second.rows, it->second.cols, rows, cols);
+    return it->second;
+  };
   m.embed_ = bind_matrix(st, "model.embed_tokens.weight", c.vocab_size, d);
-  if (st.contains("lm_head.weight")) {
+  if (qviews.count("lm_head.weight")) {
+    m.lm_head_ = bind_linear("lm_head.weight", c.vocab_size, d);
+  } else if (st.contains("lm_head.weight")) {
     m.lm_head_ = bind_matrix(st, "lm_head.weight", c.vocab_size, d);
   } else if (c.tie_word_embeddings) {
     m.lm_head_ = m.embed_;
@@ -72,10 +135,10 @@ LlamaModel LlamaModel::load(const std::string& dir) {
     LlamaLayer L;
     L.attn_norm = bind_vector(st, p + "input_layernorm.weight", d);
     L.mlp_norm = bind_vector(st, p + "post_attention_layernorm.weight", d);
-    L.wq = bind_matrix(st, p + "self_attn.q_proj.weight", c.n_heads * hd, d);
-    L.wk = bind_matrix(st, p + "self_attn.k_proj.weight", c.n_heads_kv * hd, d);
-    L.wv = bind_matrix(st, p + "self_attn.v_proj.weight", c.n_heads_kv * hd, d);
-    L.wo = bind_matrix(st, p + "self_attn.o_proj.weight", d, c.n_heads * hd);
+    L.wq = bind_linear(p + "self_attn.q_proj.weight", c.n_heads * hd, d);
+    L.wk = bind_linear(p + "self_attn.k_proj.weight", c.n_heads_kv * hd, d);
+    L.wv = bind_linear(p + "self_attn.v_proj.weight", c.n_heads_kv * hd, d);
+    L.wo = bind_linear(p + "self_attn.o_proj.weight", d, c.n_heads * hd);
     if (c.qkv_bias) {
       L.bq = bind_vector(st, p + "self_attn.q_proj.bias", c.n_heads * hd);
       L.bk = bind_vector(st, p + "self_attn.k_proj.bias", c.n_heads_kv * hd);
@@ -85,9 +148,9 @@ LlamaModel LlamaModel::load(const std::string& dir) {
       L.q_norm = bind_vector(st, p + "self_attn.q_norm.weight", hd);
       L.k_norm = bind_vector(st, p + "self_attn.k_norm.weight", hd);
     }
-    L.w_gate = bind_matrix(st, p + "mlp.gate_proj.weight", c.intermediate_size, d);
-    L.w_up = bind_matrix(st, p + "mlp.up_proj.weight", c.intermediate_size, d);
-    L.w_down = bind_matrix(st, p + "mlp.down_proj.weight", d, c.intermediate_size);
+    L.w_gate = bind_linear(p + "mlp.gate_proj.weight", c.intermediate_size, d);
+    L.w_up = bind_linear(p + "mlp.up_proj.weight", c.intermediate_size, d);
+    L.w_down = bind_linear(p + "mlp.down_proj.weight", d, c.intermediate_size);
     m.layers_.push_back(std::move(L));
   }
   ops::RopeParams rp;
@@ -99,12 +162,6 @@ LlamaModel LlamaModel::load(const std::string& dir) {
   rp.original_max_position = c.rope_original_max_position;
   m.inv_freq_ = ops::rope_inv_freq(hd, rp);
   return m;
-}
-
-int64_t LlamaModel::n_params() const {
-  int64_t n = 0;
-  for (const auto& [name, t] : store_.tensors()) n += t.numel();
-  return n;
 }
 
 size_t LlamaModel::weight_bytes() const { return store_.total_bytes(); }
@@ -141,8 +198,9 @@ void LlamaModel::set_linear(int64_t l, const std::string& name, std::vector<floa
   MatrixView& v = linear_ref(l, name);
   QUANTA_ASSERT(int64_t(w.size()) == v.rows * v.cols);
   owned_.push_back(std::make_unique<std::vector<float>>(std::move(w)));
-  v.data = owned_.back()->data();
-  v.dtype = DType::kF32;
+  const ActQuant act = v.act;  // a dense f32 matrix in the input's column order from now on
+  v = MatrixView{owned_.back()->data(), DType::kF32, v.rows, v.cols};
+  v.act = act;
 }
 
 void LlamaModel::embed(const int32_t* tokens, int64_t T, float* x) const {

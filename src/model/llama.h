@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@
 #include "io/hf_config.h"
 #include "io/safetensors.h"
 #include "model/kv_cache.h"
+#include "quant/packed_weight.h"
 #include "quant/quant_args.h"
 
 namespace quanta {
@@ -27,16 +29,30 @@ struct LlamaLayer {
   MatrixView w_gate, w_up, w_down;
 };
 
+// How LlamaModel::load treats a compressed-tensors folder's quantized Linears.
+enum class WeightMode {
+  kFromEnv,      // kDequantized if QUANTA_DEQUANT_WEIGHTS=1, else kCompressed
+  kCompressed,   // kept compressed (quant/packed_weight.h), run by the compressed kernels, with
+                 // activation quantization inside ops::linear; weights no kernel runs compressed
+                 // are dequantized to f32
+  kDequantized,  // the reference: every weight dequantized to f32 at load, activations
+                 // fake-quantized by a hook before each Linear
+};
+
 class LlamaModel {
  public:
   // Loads DIR (config.json + safetensors). Throws quanta::Error naming the file/tensor on any
   // missing tensor, shape mismatch or unsupported dtype.
-  static LlamaModel load(const std::string& dir);
+  static LlamaModel load(const std::string& dir, WeightMode mode = WeightMode::kFromEnv);
 
   const ModelConfig& config() const { return config_; }
   const TensorStore& store() const { return store_; }
-  int64_t n_params() const;
+  int64_t n_params() const { return n_params_; }
   size_t weight_bytes() const;  // bytes of the weights as stored
+  // True if some Linear runs compressed (WeightMode::kCompressed on a compressed folder).
+  bool compressed() const { return !packed_.empty(); }
+  const MatrixView& embedding() const { return embed_; }
+  const MatrixView& lm_head() const { return lm_head_; }
 
   KvCache make_cache(int64_t capacity) const;
 
@@ -75,8 +91,13 @@ class LlamaModel {
   // the numerics of an int8 x int8 / fp8 x fp8 kernel.
   std::optional<QuantArgs> act_quant_;
   std::vector<std::unique_ptr<std::vector<float>>> owned_;  // weights set by set_linear
+  std::vector<std::unique_ptr<PackedWeight>> packed_;       // compressed Linears
+  int64_t n_params_ = 0;
 
   MatrixView& linear_ref(int64_t l, const std::string& name);
+  // Packs every quantized weight of the folder (store_ opened as stored) into views by name.
+  void load_compressed(const std::string& dir, ActQuant act,
+                       std::map<std::string, MatrixView>& views);
 
   // Scratch, resized per call.
   std::vector<float> x_, xn_, q_, k_, v_, attn_, gate_, up_;

@@ -3,6 +3,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -241,9 +242,10 @@ QuantizedWeight read_naive(const TensorStore& store, const std::string& base, co
   return q;
 }
 
-std::map<std::string, QuantizedWeight> read_all(const std::string& dir, const TensorStore& store,
-                                                const CtConfig& c) {
-  std::map<std::string, QuantizedWeight> out;
+// Calls fn(name, weight) for every quantized tensor (name: the Linear's ".weight" name), one at
+// a time, so that callers need not hold every unpacked weight at once.
+void read_each(const std::string& dir, const TensorStore& store, const CtConfig& c,
+               const std::function<void(const std::string&, QuantizedWeight&&)>& fn) {
   const bool packed = c.format == ct::kPackQuantized;
   for (const auto& [name, t] : store.tensors()) {
     std::string base;
@@ -260,12 +262,22 @@ std::map<std::string, QuantizedWeight> read_all(const std::string& dir, const Te
         fail("{}: tensor {} has no {}", dir, name, name.substr(0, name.size() - 6));
     }
     if (base.empty()) continue;
+    QuantizedWeight q;
     with_context(fmt::format("{}: {}", dir, base), [&] {
       if (!store.contains(base + ".weight_scale"))
         fail("missing tensor {}.weight_scale", base);
-      out[base + ".weight"] = packed ? read_packed(store, base, c) : read_naive(store, base, c);
+      q = packed ? read_packed(store, base, c) : read_naive(store, base, c);
     });
+    fn(base + ".weight", std::move(q));
   }
+}
+
+std::map<std::string, QuantizedWeight> read_all(const std::string& dir, const TensorStore& store,
+                                                const CtConfig& c) {
+  std::map<std::string, QuantizedWeight> out;
+  read_each(dir, store, c, [&](const std::string& name, QuantizedWeight&& q) {
+    out[name] = std::move(q);
+  });
   return out;
 }
 
@@ -285,6 +297,12 @@ std::map<std::string, QuantizedWeight> read_quantized_weights(const std::string&
   const CtConfig c = parse_quantization_config(dir);
   const TensorStore store = TensorStore::open(dir);
   return read_all(dir, store, c);
+}
+
+void for_each_quantized_weight(
+    const std::string& dir, const TensorStore& store,
+    const std::function<void(const std::string&, QuantizedWeight&&)>& fn) {
+  read_each(dir, store, parse_quantization_config(dir), fn);
 }
 
 TensorStore load_compressed_tensors(const std::string& dir) {

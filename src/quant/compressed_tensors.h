@@ -4,6 +4,7 @@
 // (F8_E4M3 `weight`), and config.json's `quantization_config`.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -46,5 +47,11 @@ std::optional<QuantArgs> input_activation_args(const std::string& dir);
 // The quantized weights of such a folder, unpacked (for tests and for kernels that keep them
 // compressed).
 std::map<std::string, QuantizedWeight> read_quantized_weights(const std::string& dir);
+
+// Same, one weight at a time: fn(name, weight) for each quantized tensor of `store` (the folder
+// DIR opened as stored), name being the Linear's weight name ("...up_proj.weight").
+void for_each_quantized_weight(
+    const std::string& dir, const TensorStore& store,
+    const std::function<void(const std::string&, QuantizedWeight&&)>& fn);
 
 }  // namespace quanta

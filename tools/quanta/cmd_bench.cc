@@ -1,5 +1,6 @@
 // quanta bench: prefill and decode speed, and decode as a share of the memory-bandwidth roofline.
 #include "commands.h"
+#include "compress/pipeline.h"  // peak_rss_bytes
 #include "eval/speed.h"
 #include "kernels/isa.h"
 
@@ -20,9 +21,14 @@ void run_bench(const BenchArgs& a) {
   fmt::print("decode       {:.1f} tok/s ({} tokens)\n", r.decode_tok_s, r.decode_tokens);
   fmt::print("bandwidth    {:.1f} GB/s streaming a buffer the size of one step's reads, {:.1f} GB/s a 4x larger one\n",
              r.bandwidth_working_set / 1e9, r.bandwidth_dram / 1e9);
+  fmt::print("weights      {} (QUANTA_DEQUANT_WEIGHTS=1: dequantized reference)\n",
+             model.compressed() ? "compressed in memory" : "dense as stored or dequantized");
   fmt::print("bytes/token  {:.1f} MB (weights + KV cache read per decode step)\n", r.bytes_per_decode_token / 1e6);
+  fmt::print("  weights    {:.1f} MB: layers {:.1f} MB, lm_head {:.1f} MB, embedding row {:.3f} MB\n",
+             r.weights.total() / 1e6, r.weights.layers / 1e6, r.weights.lm_head / 1e6, r.weights.embedding / 1e6);
   fmt::print("roofline     {:.1f} tok/s (bytes/token at the higher bandwidth); decode at {:.1f}% of it\n", r.roofline_tok_s,
              100.0 * r.decode_tok_s / r.roofline_tok_s);
+  fmt::print("peak RSS     {:.1f} MiB\n", double(peak_rss_bytes()) / 1048576.0);
 }
 
 }  // namespace

@@ -1,0 +1,108 @@
+// The compressed-weight kernels (kernels/qmatmul.h), single thread, per ISA level and format, on
+// SmolLM2-135M layer shapes. m = 1: decode GEMV; the counter W_B/s is compressed weight bytes
+// (codes + scales + zero points) read per second (Note: these matrices fit in L2/L3, so this is
+// cache bandwidth, an upper bound for what the kernel can stream). m = 512: prefill (FLOP/s).
+// W8A8 timings include nothing but the int8 x int8 kernel (activations quantized once, outside).
+// Run: quanta_bench --benchmark_filter=qmatmul --benchmark_min_time=0.2
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/act_quant.h"
+#include "kernels/isa.h"
+#include "kernels/qmatmul.h"
+#include "quant/packed_weight.h"
+#include "quant/rtn.h"
+
+namespace quanta::kernels {
+namespace {
+
+struct Shape {
+  const char* name;
+  int64_t k, n;  // W (n, k)
+};
+constexpr Shape kShapes[] = {
+    {"q_o_proj", 576, 576}, {"gate_up_proj", 576, 1536}, {"down_proj", 1536, 576}};
+constexpr int64_t kTokens[] = {1, 512};
+
+struct Format {
+  const char* name;
+  QuantType type;
+  int bits;
+  bool sym;
+  int64_t group;
+  ActQuant act;
+};
+constexpr Format kFormats[] = {
+    {"W4A16_g64", QuantType::kInt, 4, true, 64, ActQuant::kNone},
+    {"W4A16_ASYM_g64", QuantType::kInt, 4, false, 64, ActQuant::kNone},
+    {"W4A16_chan", QuantType::kInt, 4, true, 0, ActQuant::kNone},
+    {"W8A16", QuantType::kInt, 8, true, 0, ActQuant::kNone},
+    {"FP8", QuantType::kFloat, 8, true, 0, ActQuant::kNone},
+    {"W8A8", QuantType::kInt, 8, true, 0, ActQuant::kInt8PerToken},
+};
+
+std::vector<float> random_floats(int64_t n, uint64_t seed) {
+  std::vector<float> v(static_cast<size_t>(n));
+  uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
+  for (float& f : v) {
+    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+    f = float(s >> 40) * (2.0f / float(1 << 24)) - 1.0f;
+  }
+  return v;
+}
+
+void bm_qmatmul(benchmark::State& state, Isa isa, Format f, int64_t m, Shape s) {
+  QuantArgs a;
+  a.type = f.type;
+  a.num_bits = f.bits;
+  a.symmetric = f.sym;
+  a.group_size = f.group;
+  const std::vector<float> wf = random_floats(s.n * s.k, 1);
+  const PackedWeight p = *pack_weight(quantize_rtn(wf.data(), s.n, s.k, a), f.act);
+  const std::vector<float> x = random_floats(m * s.k, 2);
+  std::vector<float> y(static_cast<size_t>(m * s.n));
+  const int64_t ldq = a8_row_stride(s.k);
+  std::vector<int8_t> xq(static_cast<size_t>(m * ldq));
+  std::vector<float> sx(static_cast<size_t>(m));
+  quantize_act_int8(x.data(), m, s.k, xq.data(), ldq, sx.data());
+  for (auto _ : state) {
+    if (f.act == ActQuant::kInt8PerToken) {
+      qmatmul_a8(xq.data(), sx.data(), m, ldq, p.view, 0, s.n, y.data(), s.n, isa);
+    } else {
+      qmatmul(x.data(), m, p.view, 0, s.n, y.data(), s.n, isa);
+    }
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  using benchmark::Counter;
+  state.counters["FLOP/s"] =
+      Counter(2.0 * double(m * s.n * s.k), Counter::kIsIterationInvariantRate, Counter::kIs1000);
+  if (m == 1)
+    state.counters["W_B/s"] =
+        Counter(double(p.view.nbytes()), Counter::kIsIterationInvariantRate, Counter::kIs1000);
+}
+
+bool register_all() {
+  for (Isa isa : supported_isas()) {
+    for (const Format& f : kFormats) {
+      for (int64_t m : kTokens) {
+        for (const Shape& s : kShapes) {
+          if (isa == Isa::kScalar && m > 1) continue;  // seconds per call
+          const std::string name = "qmatmul/" + std::string(isa_name(isa)) + "/" + f.name +
+                                   "/m=" + std::to_string(m) + "/" + s.name +
+                                   "/k=" + std::to_string(s.k) + ",n=" + std::to_string(s.n);
+          benchmark::RegisterBenchmark(name.c_str(), bm_qmatmul, isa, f, m, s)
+              ->Unit(benchmark::kMicrosecond);
+        }
+      }
+    }
+  }
+  return true;
+}
+const bool kRegistered = register_all();
+
+}  // namespace
+}  // namespace quanta::kernels

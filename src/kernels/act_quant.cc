@@ -1,0 +1,79 @@
+#include "kernels/act_quant.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/dtype.h"
+
+namespace quanta::kernels {
+namespace {
+
+// compressed-tensors replaces a zero scale by finfo(bfloat16).eps.
+constexpr float kZeroScale = 0.0078125f;
+
+float bf16_round(float f) { return bf16_to_f32(f32_to_bf16(f)); }
+
+// Scale of one token for a symmetric range of +-half_range codes.
+float token_scale(const float* x, int64_t k, float half_range) {
+  float mn = 0.0f, mx = 0.0f;  // the range includes 0
+  for (int64_t i = 0; i < k; ++i) {
+    mn = std::min(mn, x[i]);
+    mx = std::max(mx, x[i]);
+  }
+  const float s = bf16_round(std::max(std::fabs(mn), std::fabs(mx)) / half_range);
+  return s == 0.0f ? kZeroScale : s;
+}
+
+}  // namespace
+
+void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t ldq,
+                       float* scales) {
+  for (int64_t i = 0; i < m; ++i) {
+    const float* xi = x + i * k;
+    int8_t* qi = q + i * ldq;
+    const float s = token_scale(xi, k, 127.5f);  // (127 - (-128)) / 2
+    scales[i] = s;
+    // Note: x / s, not x * (1 / s): the reference divides, and the two can round differently.
+    for (int64_t c = 0; c < k; ++c)
+      qi[c] = int8_t(std::nearbyint(std::clamp(xi[c] / s, -128.0f, 127.0f)));
+    for (int64_t c = k; c < ldq; ++c) qi[c] = 0;
+  }
+}
+
+void fake_quant_act_int8(const float* x, int64_t m, int64_t k, float* out) {
+  for (int64_t i = 0; i < m; ++i) {
+    const float* xi = x + i * k;
+    const float s = token_scale(xi, k, 127.5f);
+    for (int64_t c = 0; c < k; ++c)
+      out[i * k + c] = std::nearbyint(std::clamp(xi[c] / s, -128.0f, 127.0f)) * s;
+  }
+}
+
+float e4m3_round(float f) {
+  const float a = std::fabs(f);
+  float r;
+  if (a < 0.015625f) {
+    // Subnormal E4M3: multiples of 2^-9 (scaling by 512 is exact).
+    r = std::nearbyint(a * 512.0f) / 512.0f;
+  } else {
+    // Normal: keep 3 mantissa bits, round half to even on the 20 dropped bits. A carry into the
+    // exponent is the correct result (e.g. 1.9375 -> 2); |f| <= 448 keeps it finite.
+    uint32_t u;
+    std::memcpy(&u, &a, 4);
+    u = (u + 0x7ffffu + ((u >> 20) & 1u)) & 0xfff00000u;
+    std::memcpy(&r, &u, 4);
+  }
+  return std::copysign(r, f);
+}
+
+void fake_quant_act_fp8(const float* x, int64_t m, int64_t k, float* out) {
+  for (int64_t i = 0; i < m; ++i) {
+    const float* xi = x + i * k;
+    const float s = token_scale(xi, k, 448.0f);  // (448 - (-448)) / 2
+    for (int64_t c = 0; c < k; ++c)
+      out[i * k + c] = e4m3_round(std::clamp(xi[c] / s, -448.0f, 448.0f)) * s;
+  }
+}
+
+}  // namespace quanta::kernels

@@ -1,0 +1,24 @@
+// Dynamic per-token activation quantization, as compressed-tensors does it for W8A8 and
+// FP8_DYNAMIC (symmetric, one scale per token = row of X). The rules are quant/rtn.h's
+// compute_qparams / quantize_value for such arguments, reproduced here because ops run them
+// inside every Linear (tests/kernels/test_act_quant.cc checks they agree bit for bit):
+//   int8: scale = bf16_round(absmax / 127.5) (2^-7 if 0); code = round_half_even(clamp(x / scale,
+//         -128, 127))
+//   fp8:  scale = bf16_round(absmax / 448) (2^-7 if 0); value = e4m3_round(clamp(x / scale,
+//         -448, 448)) * scale
+#pragma once
+
+#include <cstdint>
+
+namespace quanta::kernels {
+
+// x (m, k) -> codes q (m, ldq) (columns [k, ldq) set to 0) and scales (m,).
+void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t ldq, float* scales);
+// x (m, k) -> out (m, k): int8 codes times their scale (the fake-quantized activations).
+void fake_quant_act_int8(const float* x, int64_t m, int64_t k, float* out);
+// x (m, k) -> out (m, k): E4M3-rounded values times their scale. out may equal x.
+void fake_quant_act_fp8(const float* x, int64_t m, int64_t k, float* out);
+// f rounded to the nearest E4M3 value (ties to even), for |f| <= 448.
+float e4m3_round(float f);
+
+}  // namespace quanta::kernels

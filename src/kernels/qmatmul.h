@@ -1,0 +1,72 @@
+// Matrix multiply with weights kept compressed (core/tensor.h WeightFormat): 4-bit and 8-bit
+// integer codes with per-group f32 scales, FP8 E4M3 codes, and int8 x int8 for W8A8.
+// Weight-only formats decode to f32 in registers and accumulate in f32; W8A8 multiplies int8
+// codes exactly in int32 and scales at the end. Scalar reference in kernels/ref/, SIMD versions
+// one ISA per translation unit.
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.h"
+#include "kernels/isa.h"
+
+namespace quanta::kernels {
+
+// Y (m, ldy) columns [n0, n1):  Y[i][j] = sum_c X[i][c] * W[j][c]
+//   X (m, k) f32 row-major, already in W's column order (see MatrixView::col_perm);
+//   W (n, k) in format kInt4, kInt8 or kFp8.  Overwrites Y[i][n0..n1). Single-threaded.
+// Note: from m = kQGemmMinRows the SIMD levels decode kQRowBlock rows of W at a time to f32 and
+// run the f32 GEMM (kernels/matmul.h) on them; below, a GEMV decodes in registers.
+void qmatmul(const float* x, int64_t m, const MatrixView& w, int64_t n0, int64_t n1, float* y,
+             int64_t ldy, Isa isa);
+inline constexpr int64_t kQGemmMinRows = 16;
+inline constexpr int64_t kQRowBlock = 384;
+
+// W8A8:  Y[i][j] = (sum_c xq[i][c] * code[j][c]) * sx[i] * scale[j]   (int32 sum, exact)
+//   xq (m, ldq) int8 activation codes, ldq = round_up(k, 4), padding columns 0; sx (m,) their
+//   per-token scales;  W (n, k) in format kInt8Vnni. Overwrites Y[i][n0..n1). Single-threaded.
+void qmatmul_a8(const int8_t* xq, const float* sx, int64_t m, int64_t ldq, const MatrixView& w,
+                int64_t n0, int64_t n1, float* y, int64_t ldy, Isa isa);
+inline int64_t a8_row_stride(int64_t k) { return (k + 3) / 4 * 4; }
+
+// Rows [r0, r1) of a compressed W decoded to f32: out (r1 - r0, k), in W's column order.
+// Exactly the values compressed-tensors' dequantization gives ((code - zero) * scale).
+void dequantize_rows(const MatrixView& w, int64_t r0, int64_t r1, float* out, Isa isa);
+
+// True if this CPU has AVX-512 VNNI (vpdpbusd); qmatmul_a8 at Isa::kAvx512 uses it then, and
+// the AVX2 code (16-bit multiply-adds) otherwise.
+bool has_avx512_vnni();
+
+// ---- Per-ISA implementations, called by the dispatcher (kernels/qmatmul.cc). Arguments are
+// checked there. qgemv takes any m (the dispatcher sends it m < kQGemmMinRows). ----
+namespace ref {
+void qgemv(const float* x, int64_t m, const MatrixView& w, int64_t n0, int64_t n1, float* y,
+           int64_t ldy);
+void qmatmul_a8(const int8_t* xq, const float* sx, int64_t m, int64_t ldq, const MatrixView& w,
+                int64_t n0, int64_t n1, float* y, int64_t ldy);
+void dequantize_rows(const MatrixView& w, int64_t r0, int64_t r1, float* out);
+// Element (r, c) of W decoded (any compressed format).
+float weight_at(const MatrixView& w, int64_t r, int64_t c);
+}  // namespace ref
+namespace avx2 {
+void qgemv(const float* x, int64_t m, const MatrixView& w, int64_t n0, int64_t n1, float* y,
+           int64_t ldy);
+void qmatmul_a8(const int8_t* xq, const float* sx, int64_t m, int64_t ldq, const MatrixView& w,
+                int64_t n0, int64_t n1, float* y, int64_t ldy);
+void dequantize_rows(const MatrixView& w, int64_t r0, int64_t r1, float* out);
+}  // namespace avx2
+namespace avx512 {
+void qgemv(const float* x, int64_t m, const MatrixView& w, int64_t n0, int64_t n1, float* y,
+           int64_t ldy);
+void dequantize_rows(const MatrixView& w, int64_t r0, int64_t r1, float* out);
+}  // namespace avx512
+namespace avx512vnni {
+void qmatmul_a8(const int8_t* xq, const float* sx, int64_t m, int64_t ldq, const MatrixView& w,
+                int64_t n0, int64_t n1, float* y, int64_t ldy);
+}  // namespace avx512vnni
+
+// Per-thread scratch distinct from matmul_scratch() (the f32 GEMM uses that one while the
+// decoded rows live here): at least n floats, 64-byte aligned.
+float* qmatmul_scratch(int64_t n);
+
+}  // namespace quanta::kernels

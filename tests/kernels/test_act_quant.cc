@@ -1,0 +1,90 @@
+// Per-token activation quantization inside ops::linear (kernels/act_quant.h) against the rules of
+// quant/rtn.h that the reference path (LlamaModel's activation hook) uses: bit for bit.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "kernels/act_quant.h"
+#include "quant/rtn.h"
+
+namespace quanta::kernels {
+namespace {
+
+// Rows of assorted magnitudes, with exact ties, zeros, a zero row and tiny values (fp8
+// subnormals) mixed in.
+std::vector<float> activations(int64_t m, int64_t k) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> x(size_t(m * k));
+  for (int64_t i = 0; i < m; ++i) {
+    const float mag = std::ldexp(1.0f, int(i % 9) - 4);
+    for (int64_t c = 0; c < k; ++c) {
+      float v = dist(rng) * mag;
+      if (c % 11 == 3) v = 0.0f;
+      if (c % 13 == 5) v *= 1e-4f;
+      if (c % 17 == 2) v = float(int(v * 8)) / 8.0f;  // values on coarse grids: ties
+      x[size_t(i * k + c)] = i == 2 ? 0.0f : v;
+    }
+  }
+  return x;
+}
+
+QuantArgs act_args(QuantType t) {
+  QuantArgs a;
+  a.num_bits = 8;
+  a.type = t;
+  a.dynamic = true;
+  return a;
+}
+
+TEST(ActQuant, Int8MatchesRtnRules) {
+  const int64_t m = 12, k = 77, ldq = 80;
+  const std::vector<float> x = activations(m, k);
+  std::vector<int8_t> q(size_t(m * ldq), 99);
+  std::vector<float> s(static_cast<size_t>(m)), fq(static_cast<size_t>(m * k));
+  quantize_act_int8(x.data(), m, k, q.data(), ldq, s.data());
+  fake_quant_act_int8(x.data(), m, k, fq.data());
+  const QuantArgs a = act_args(QuantType::kInt);
+  for (int64_t i = 0; i < m; ++i) {
+    const QParams p = compute_qparams(x.data() + i * k, k, a);
+    ASSERT_EQ(s[size_t(i)], p.scale) << "token " << i;
+    for (int64_t c = 0; c < k; ++c) {
+      const int32_t code = quantize_value(x[size_t(i * k + c)], p, a);
+      ASSERT_EQ(q[size_t(i * ldq + c)], code) << "token " << i << " col " << c;
+      ASSERT_EQ(fq[size_t(i * k + c)], dequantize_value(code, p, a)) << "token " << i << " col " << c;
+    }
+    for (int64_t c = k; c < ldq; ++c) ASSERT_EQ(q[size_t(i * ldq + c)], 0);
+  }
+}
+
+TEST(ActQuant, Fp8MatchesRtnRules) {
+  const int64_t m = 12, k = 77;
+  const std::vector<float> x = activations(m, k);
+  std::vector<float> fq(size_t(m * k));
+  fake_quant_act_fp8(x.data(), m, k, fq.data());
+  const QuantArgs a = act_args(QuantType::kFloat);
+  for (int64_t i = 0; i < m; ++i) {
+    const QParams p = compute_qparams(x.data() + i * k, k, a);
+    for (int64_t c = 0; c < k; ++c) {
+      const float want = dequantize_value(quantize_value(x[size_t(i * k + c)], p, a), p, a);
+      ASSERT_EQ(fq[size_t(i * k + c)], want) << "token " << i << " col " << c;
+    }
+  }
+}
+
+TEST(ActQuant, E4m3RoundMatchesCodec) {
+  // Every float on a fine grid up to 448, including all midpoints between E4M3 values.
+  for (int e = -12; e <= 8; ++e) {
+    for (int i = 0; i < 256; ++i) {
+      const float f = std::ldexp(1.0f + float(i) / 256.0f, e);
+      if (f > 448.0f) continue;
+      for (float v : {f, -f}) ASSERT_EQ(e4m3_round(v), e4m3_to_f32(f32_to_e4m3(v))) << v;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace quanta::kernels

@@ -1,0 +1,239 @@
+// The compressed-weight kernels (kernels/qmatmul.h) at every ISA level this CPU runs, against
+// the scalar reference, over awkward sizes and the real layer shapes; and the scalar reference
+// against plain double arithmetic on the dequantized weights.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/isa.h"
+#include "kernels/qmatmul.h"
+#include "quant/packed_weight.h"
+#include "quant/rtn.h"
+
+namespace quanta::kernels {
+namespace {
+
+// Error limit, relative to sum_c |x_c| (|w_jc| + 2 |zero_g * scale_g|) for output j. The kernels
+// sum x * code per group in f32 in another order than the reference and apply scale (and the
+// int4 zero point, as zero * scale * sum(x)) once per group, so each result is within about
+// sqrt(k) * 2^-24 of that bound for random signs (k * 2^-24 at worst); at k = 1536 that is
+// ~2.4e-6 typical. The prefill path decodes W exactly and runs the f32 GEMM (limit 1e-5 there).
+constexpr double kQRelTol = 1e-5;
+// W8A8 sums int8 products exactly in int32 and every level scales in the same order: equal.
+
+const int64_t kSizes[] = {1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64};
+const int64_t kTokens[] = {1, 2, 3, 7, 16, 17, 40};
+constexpr int64_t kN = 37;  // rows of W: odd, not a multiple of any block
+struct Range {
+  int64_t n0, n1;
+};
+const Range kRanges[] = {{0, kN}, {5, 21}, {13, 14}, {16, 32}};
+
+struct Case {
+  const char* name;
+  QuantType type;
+  int bits;
+  bool sym;
+  int64_t group;  // 0: per channel
+};
+const Case kCases[] = {
+    {"int4_sym_g32", QuantType::kInt, 4, true, 32},   {"int4_asym_g64", QuantType::kInt, 4, false, 64},
+    {"int4_sym_chan", QuantType::kInt, 4, true, 0},   {"int4_asym_chan", QuantType::kInt, 4, false, 0},
+    {"int8_chan", QuantType::kInt, 8, true, 0},       {"int8_g32", QuantType::kInt, 8, true, 32},
+    {"fp8_chan", QuantType::kFloat, 8, true, 0},      {"fp8_g16", QuantType::kFloat, 8, true, 16},
+};
+
+std::vector<float> random_floats(int64_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& f : v) f = dist(rng);
+  return v;
+}
+
+QuantizedWeight quantized(const Case& c, int64_t n, int64_t k, uint32_t seed) {
+  QuantArgs a;
+  a.type = c.type;
+  a.num_bits = c.bits;
+  a.symmetric = c.sym;
+  a.group_size = c.group;
+  // Asymmetric: shifted ranges, so zero points differ from the middle code.
+  const std::vector<float> w = random_floats(n * k, seed, c.sym ? -1.0f : -0.3f, 1.0f);
+  return quantize_rtn(w.data(), n, k, a);
+}
+
+struct Expected {
+  std::vector<float> y;
+  std::vector<double> limit;
+};
+
+// Reference results (ref::qgemv) and limits for x (m, k) against w.
+Expected expected(const std::vector<float>& x, int64_t m, const MatrixView& w) {
+  const int64_t k = w.cols;
+  Expected e;
+  e.y.assign(size_t(m * kN), 0.0f);
+  e.limit.assign(size_t(m * kN), 0.0);
+  ref::qgemv(x.data(), m, w, 0, kN, e.y.data(), kN);
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < kN; ++j) {
+      double bound = 0, exact = 0;
+      for (int64_t c = 0; c < k; ++c) {
+        const int64_t g = c / w.group_cols();
+        const double zs = w.format == WeightFormat::kInt4
+                              ? (w.zeros ? w.zeros[j * w.n_groups() + g] : 8.0) * w.scales[j * w.n_groups() + g]
+                              : 0.0;
+        const double wv = ref::weight_at(w, j, c);
+        bound += std::fabs(x[size_t(i * k + c)]) * (std::fabs(wv) + 2 * std::fabs(zs));
+        exact += double(x[size_t(i * k + c)]) * wv;
+      }
+      e.limit[size_t(i * kN + j)] = kQRelTol * bound + 1e-30;
+      // The reference itself is an f32 sum in index order: within the same kind of limit.
+      EXPECT_NEAR(e.y[size_t(i * kN + j)], exact, kQRelTol * bound + 1e-30) << "ref row " << j;
+    }
+  }
+  return e;
+}
+
+TEST(QMatmul, EveryLevelMatchesReference) {
+  for (const Case& c : kCases) {
+    for (int64_t k : kSizes) {
+      if (c.group > 0 && k % c.group != 0) continue;
+      const QuantizedWeight q = quantized(c, kN, k, uint32_t(k));
+      const auto p = pack_weight(q, ActQuant::kNone);
+      ASSERT_TRUE(p.has_value()) << c.name;
+      for (int64_t m : kTokens) {
+        const std::vector<float> x = random_floats(m * k, uint32_t(100 + m + k));
+        const Expected e = expected(x, m, p->view);
+        for (Isa isa : supported_isas()) {
+          for (Range r : kRanges) {
+            std::vector<float> y(size_t(m * kN), -7.0f);
+            qmatmul(x.data(), m, p->view, r.n0, r.n1, y.data(), kN, isa);
+            for (int64_t i = 0; i < m; ++i)
+              for (int64_t j = 0; j < kN; ++j) {
+                const size_t o = size_t(i * kN + j);
+                if (j < r.n0 || j >= r.n1) {
+                  ASSERT_EQ(y[o], -7.0f) << "wrote outside [n0, n1)";
+                  continue;
+                }
+                ASSERT_NEAR(y[o], e.y[o], e.limit[o])
+                    << c.name << " " << isa_name(isa) << " m=" << m << " k=" << k << " i=" << i << " j=" << j;
+              }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The decoded weights are exactly compressed-tensors' dequantization, at every level.
+TEST(QMatmul, DequantizeRowsIsExact) {
+  for (const Case& c : kCases) {
+    for (int64_t k : {int64_t(64), int64_t(33), int64_t(576)}) {
+      if (c.group > 0 && k % c.group != 0) continue;
+      const QuantizedWeight q = quantized(c, kN, k, 5);
+      std::vector<float> want(size_t(kN * k));
+      q.dequantize(want.data());
+      const auto p = pack_weight(q, ActQuant::kNone);
+      ASSERT_TRUE(p.has_value());
+      for (Isa isa : supported_isas()) {
+        std::vector<float> got(size_t(kN * k));
+        dequantize_rows(p->view, 0, kN, got.data(), isa);
+        ASSERT_EQ(got, want) << c.name << " " << isa_name(isa) << " k=" << k;
+      }
+    }
+  }
+}
+
+// Real SmolLM2-135M shapes (W (n, k)) at decode and prefill sizes.
+TEST(QMatmul, LayerShapes) {
+  const struct { int64_t n, k; } shapes[] = {{576, 576}, {192, 576}, {1536, 576}, {576, 1536}};
+  for (const Case& c : {kCases[1], kCases[4], kCases[6]}) {
+    for (auto s : shapes) {
+      const QuantizedWeight q = quantized(c, s.n, s.k, 3);
+      const auto p = pack_weight(q, ActQuant::kNone);
+      for (int64_t m : {int64_t(1), int64_t(20)}) {
+        const std::vector<float> x = random_floats(m * s.k, 9);
+        std::vector<float> want(size_t(m * s.n));
+        ref::qgemv(x.data(), m, p->view, 0, s.n, want.data(), s.n);
+        double xabs = 0;
+        for (float v : x) xabs += std::fabs(v);
+        for (Isa isa : supported_isas()) {
+          std::vector<float> y(size_t(m * s.n));
+          qmatmul(x.data(), m, p->view, 0, s.n, y.data(), s.n, isa);
+          for (size_t o = 0; o < y.size(); ++o) {
+            // Bound: sum|x| * (max |w| + 2 |zero * scale|) <= sum|x| * 3 (|w| < 1, codes in range).
+            ASSERT_NEAR(y[o], want[o], kQRelTol * 3.0 * xabs / double(m))
+                << c.name << " " << isa_name(isa) << " " << s.n << "x" << s.k << " m=" << m;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(QMatmulA8, EveryLevelEqualsReference) {
+  Case c{"int8_chan", QuantType::kInt, 8, true, 0};
+  for (int64_t k : {int64_t(1), int64_t(3), int64_t(7), int64_t(8), int64_t(9), int64_t(17),
+                    int64_t(33), int64_t(64), int64_t(576), int64_t(1536)}) {
+    const QuantizedWeight q = quantized(c, kN, k, uint32_t(k));
+    const auto p = pack_weight(q, ActQuant::kInt8PerToken);
+    ASSERT_TRUE(p.has_value());
+    ASSERT_EQ(p->view.format, WeightFormat::kInt8Vnni);
+    const int64_t ldq = a8_row_stride(k);
+    for (int64_t m : {int64_t(1), int64_t(2), int64_t(3), int64_t(9), int64_t(17), int64_t(40)}) {
+      // Codes over the full range, -128 and 127 included.
+      std::mt19937 rng(uint32_t(m * 1000 + k));
+      std::vector<int8_t> xq(size_t(m * ldq), 0);
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t cc = 0; cc < k; ++cc) xq[size_t(i * ldq + cc)] = int8_t(int(rng() % 256) - 128);
+      const std::vector<float> sx = random_floats(m, 4, 0.001f, 0.1f);
+      std::vector<float> want(size_t(m * kN));
+      ref::qmatmul_a8(xq.data(), sx.data(), m, ldq, p->view, 0, kN, want.data(), kN);
+      // The reference against exact integer sums.
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < kN; ++j) {
+          int64_t dot = 0;
+          for (int64_t cc = 0; cc < k; ++cc)
+            dot += int64_t(xq[size_t(i * ldq + cc)]) * q.codes[size_t(j * k + cc)];
+          ASSERT_EQ(want[size_t(i * kN + j)], float(dot) * sx[size_t(i)] * q.scales[size_t(j)]);
+        }
+      for (Isa isa : supported_isas()) {
+        for (Range r : kRanges) {
+          std::vector<float> y(size_t(m * kN), -7.0f);
+          qmatmul_a8(xq.data(), sx.data(), m, ldq, p->view, r.n0, r.n1, y.data(), kN, isa);
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < kN; ++j) {
+              const float e = (j < r.n0 || j >= r.n1) ? -7.0f : want[size_t(i * kN + j)];
+              ASSERT_EQ(y[size_t(i * kN + j)], e)
+                  << isa_name(isa) << " vnni=" << has_avx512_vnni() << " m=" << m << " k=" << k << " j=" << j;
+            }
+        }
+      }
+    }
+  }
+}
+
+// The AVX2 W8A8 kernel also serves AVX-512 CPUs without VNNI: test it directly there too.
+TEST(QMatmulA8, Avx2KernelOnAvx512Cpu) {
+  if (detected_isa() < Isa::kAvx2) GTEST_SKIP();
+  Case c{"int8_chan", QuantType::kInt, 8, true, 0};
+  const int64_t k = 100, m = 5, ldq = a8_row_stride(k);
+  const QuantizedWeight q = quantized(c, kN, k, 1);
+  const auto p = pack_weight(q, ActQuant::kInt8PerToken);
+  std::vector<int8_t> xq(size_t(m * ldq), 0);
+  for (size_t i = 0; i < xq.size(); ++i) xq[i] = int8_t((i * 37) % 256 - 128);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t cc = k; cc < ldq; ++cc) xq[size_t(i * ldq + cc)] = 0;
+  const std::vector<float> sx = random_floats(m, 4, 0.001f, 0.1f);
+  std::vector<float> want(size_t(m * kN)), got(size_t(m * kN));
+  ref::qmatmul_a8(xq.data(), sx.data(), m, ldq, p->view, 0, kN, want.data(), kN);
+  avx2::qmatmul_a8(xq.data(), sx.data(), m, ldq, p->view, 0, kN, got.data(), kN);
+  EXPECT_EQ(got, want);
+}
+
+}  // namespace
+}  // namespace quanta::kernels
