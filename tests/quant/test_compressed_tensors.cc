@@ -275,7 +275,7 @@ TEST(CompressedTensors, ActOrderRunsCompressed) {
   QuantizedWeight q = quantize_rtn(w.data(), 64, 128, s.weights);
   q.g_idx.resize(128);
   for (int c = 0; c < 128; ++c) q.g_idx[size_t(c)] = (c * 7) % 4;  // 32 columns per group
-  q.args.actorder = true;
+  q.args.actorder = ActOrder::kGroup;
   const auto p = pack_weight(q, ActQuant::kNone);
   ASSERT_TRUE(p.has_value());
   ASSERT_NE(p->view.col_perm, nullptr);
