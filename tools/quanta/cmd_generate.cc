@@ -13,7 +13,7 @@ namespace {
 struct GenerateArgs {
   std::string model, prompt, system;
   bool chat = false;
-  bool verbose = false;
+  bool verbose = false, print_ids = false;
   int64_t max_tokens = 128, ctx = 2048;
   float temperature = 0.0f, top_p = 1.0f;
   int top_k = 0;
@@ -51,6 +51,11 @@ void run_generate(const GenerateArgs& a) {
   });
   std::fputs("\n", stdout);
   std::fflush(stdout);
+  if (a.print_ids) {
+    std::string line = "ids:";
+    for (int32_t t : r.tokens) line += " " + std::to_string(t);
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
   if (a.verbose)
     std::fprintf(stderr, "[%lld prompt tokens, %.1f tok/s prefill; %zu generated, %.1f tok/s decode; finish: %s]\n",
                  (long long)r.prompt_tokens, double(r.prompt_tokens) / r.prefill_seconds, r.tokens.size(),
@@ -75,6 +80,7 @@ void add_generate(CLI::App& app) {
   cmd->add_option("--stop", a->stop, "stop string (repeatable)");
   cmd->add_option("--ctx", a->ctx, "context length (prompt + generated)")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_flag("-v,--verbose", a->verbose, "print token counts and speed to stderr");
+  cmd->add_flag("--print-ids", a->print_ids, "print the generated token ids to stderr ('ids: ...')");
   cmd->callback([a] { run_generate(*a); });
 }
 
