@@ -1,4 +1,5 @@
-// Crash-safe output folders: files are written into OUT.tmp-<pid>/ and the folder is renamed to OUT
+// Crash-safe output folders: files are written into OUT.tmp-<pid>/, a manifest.json (sizes and
+// SHA-256 of every file) is added last, and the folder is renamed to OUT
 // only by commit(); if the writer throws (or the process dies), no folder named OUT appears.
 #pragma once
 
@@ -9,7 +10,8 @@ namespace quanta {
 
 class StagingDir {
  public:
-  // Checks OUT (an existing OUT must be an empty folder) and creates the staging folder. Throws
+  // Checks OUT (an existing OUT must be an empty folder), removes OUT.tmp-<pid> folders of processes
+  // that no longer run, and creates the staging folder. Throws
   // quanta::Error naming the folder otherwise.
   explicit StagingDir(const std::string& out_dir);
   ~StagingDir();  // removes the staging folder unless committed
@@ -18,7 +20,7 @@ class StagingDir {
 
   const std::filesystem::path& path() const { return tmp_; }
   const std::filesystem::path& out() const { return out_; }
-  // Renames the staging folder to OUT (replacing an empty OUT).
+  // Writes manifest.json into the staging folder, then renames it to OUT (replacing an empty OUT).
   void commit();
 
  private:
