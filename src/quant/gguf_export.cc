@@ -1,5 +1,7 @@
 #include "quant/gguf_export.h"
 
+#include <fmt/ranges.h>
+
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -114,7 +116,9 @@ struct Exporter {
   // A 1-D norm: always F32 (as the converter writes them).
   void add_norm(const std::string& hf, const std::string& gguf) {
     const TensorInfo& t = store.get(hf);
-    if (t.shape.size() != 1) fail("tensor {} in {}: expected 1 dim", hf, t.file);
+    if (t.shape != std::vector<int64_t>{cfg.hidden_size})
+      fail("tensor {} in {}: shape [{}], expected [{}]", hf, t.file, fmt::join(t.shape, ", "),
+           cfg.hidden_size);
     std::vector<float> v = to_f32(t);
     std::vector<uint8_t> bytes(v.size() * 4);
     std::memcpy(bytes.data(), v.data(), bytes.size());
@@ -239,9 +243,16 @@ struct Exporter {
   // A Linear (or the embedding): its quantized integers if the folder has them, else dense as
   // `dense`.
   void add_linear(const std::string& hf, const std::string& gguf, int64_t n_head,
-                  DenseType dense) {
+                  DenseType dense, int64_t rows, int64_t cols) {
     auto it = quantized.find(hf);
     with_context(fmt::format("tensor {}", hf), [&] {
+      // Shapes must follow config.json (llama.cpp checks them against the hyperparameters).
+      const std::vector<int64_t> shape =
+          it != quantized.end() ? std::vector<int64_t>{it->second.rows, it->second.cols}
+                                : store.get(hf).shape;
+      if (shape != std::vector<int64_t>{rows, cols})
+        fail("shape [{}] does not match config.json, expected [{}, {}]", fmt::join(shape, ", "),
+             rows, cols);
       if (it != quantized.end()) {
         add_quantized(hf, gguf, it->second, n_head);
       } else {
@@ -308,22 +319,26 @@ GgufExportSummary export_gguf(const GgufExportOptions& opt) {
   e.store = TensorStore::open(opt.model_dir);
 
   // Tensor order as convert_hf_to_gguf.py writes it: embeddings, layers, final norm, output.
-  e.add_linear("model.embed_tokens.weight", "token_embd.weight", 0, e.embed_type);
+  e.add_linear("model.embed_tokens.weight", "token_embd.weight", 0, e.embed_type, c.vocab_size,
+               c.hidden_size);
+  const int64_t q = c.n_heads * c.head_dim, kv = c.n_heads_kv * c.head_dim, d = c.hidden_size,
+                ff = c.intermediate_size;
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const std::string p = fmt::format("model.layers.{}.", l);
     const std::string b = fmt::format("blk.{}.", l);
     e.add_norm(p + "input_layernorm.weight", b + "attn_norm.weight");
-    e.add_linear(p + "self_attn.q_proj.weight", b + "attn_q.weight", c.n_heads, e.type);
-    e.add_linear(p + "self_attn.k_proj.weight", b + "attn_k.weight", c.n_heads_kv, e.type);
-    e.add_linear(p + "self_attn.v_proj.weight", b + "attn_v.weight", 0, e.type);
-    e.add_linear(p + "self_attn.o_proj.weight", b + "attn_output.weight", 0, e.type);
+    e.add_linear(p + "self_attn.q_proj.weight", b + "attn_q.weight", c.n_heads, e.type, q, d);
+    e.add_linear(p + "self_attn.k_proj.weight", b + "attn_k.weight", c.n_heads_kv, e.type, kv, d);
+    e.add_linear(p + "self_attn.v_proj.weight", b + "attn_v.weight", 0, e.type, kv, d);
+    e.add_linear(p + "self_attn.o_proj.weight", b + "attn_output.weight", 0, e.type, d, q);
     e.add_norm(p + "post_attention_layernorm.weight", b + "ffn_norm.weight");
-    e.add_linear(p + "mlp.gate_proj.weight", b + "ffn_gate.weight", 0, e.type);
-    e.add_linear(p + "mlp.up_proj.weight", b + "ffn_up.weight", 0, e.type);
-    e.add_linear(p + "mlp.down_proj.weight", b + "ffn_down.weight", 0, e.type);
+    e.add_linear(p + "mlp.gate_proj.weight", b + "ffn_gate.weight", 0, e.type, ff, d);
+    e.add_linear(p + "mlp.up_proj.weight", b + "ffn_up.weight", 0, e.type, ff, d);
+    e.add_linear(p + "mlp.down_proj.weight", b + "ffn_down.weight", 0, e.type, d, ff);
   }
   e.add_norm("model.norm.weight", "output_norm.weight");
-  if (!c.tie_word_embeddings) e.add_linear("lm_head.weight", "output.weight", 0, e.embed_type);
+  if (!c.tie_word_embeddings)
+    e.add_linear("lm_head.weight", "output.weight", 0, e.embed_type, c.vocab_size, c.hidden_size);
 
   const GgufFileType ft = e.file_type();
   add_llama_metadata(e.w, opt.model_dir, c, ft);

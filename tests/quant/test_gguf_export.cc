@@ -330,6 +330,13 @@ TEST(GgufExport, RefusesSchemesWithoutAGgufType) {
   EXPECT_NE(e.find("Q8_0"), std::string::npos) << e;
   e = error_of([&] { export_gguf({model, root + "/x.gguf", "q4_k", "auto"}); });
   EXPECT_NE(e.find("--type 'q4_k'"), std::string::npos) << e;
+  // A config.json that disagrees with the tensors (llama.cpp would refuse the file).
+  json cfg = read_json(fs::path(model) / "config.json");
+  cfg["intermediate_size"] = kFf + 32;
+  write_text(fs::path(model) / "config.json", cfg.dump());
+  e = error_of([&] { export_gguf({model, root + "/y.gguf", "auto", "auto"}); });
+  EXPECT_NE(e.find("gate_proj.weight: shape [96, 64] does not match config.json"), std::string::npos) << e;
+  EXPECT_FALSE(fs::exists(root + "/y.gguf"));
 }
 
 // Blocks built from known integers, read back with ggml's dequantization (gguf_dequant.cc).
