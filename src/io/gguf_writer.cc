@@ -1,5 +1,6 @@
 #include "io/gguf_writer.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/error.h"
@@ -96,6 +97,12 @@ void GgufWriter::set(const std::string& key, GgufValue value) {
 
 void GgufWriter::add_tensor(const std::string& name, GgmlType type, std::vector<int64_t> dims,
                             const void* data, size_t nbytes) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  add_tensor(name, type, std::move(dims), std::vector<uint8_t>(p, p + nbytes));
+}
+
+void GgufWriter::add_tensor(const std::string& name, GgmlType type, std::vector<int64_t> dims,
+                            std::vector<uint8_t>&& bytes) {
   const GgmlTypeInfo* info = ggml_type_info(uint32_t(type));
   if (info == nullptr) fail("gguf writer: tensor '{}': unknown type {}", name, uint32_t(type));
   int64_t numel = 1;
@@ -107,14 +114,13 @@ void GgufWriter::add_tensor(const std::string& name, GgmlType type, std::vector<
     fail("gguf writer: tensor '{}': dim 0 = {} is not a multiple of the {} block size {}", name,
          dims[0], info->name, info->block_size);
   const size_t expected = size_t(numel / info->block_size) * info->type_size;
-  if (nbytes != expected)
+  if (bytes.size() != expected)
     fail("gguf writer: tensor '{}': {} {} elements take {} bytes, got {}", name, numel, info->name,
-         expected, nbytes);
-  const auto* p = static_cast<const uint8_t*>(data);
-  tensors_.push_back({name, type, std::move(dims), std::vector<uint8_t>(p, p + nbytes)});
+         expected, bytes.size());
+  tensors_.push_back({name, type, std::move(dims), std::move(bytes)});
 }
 
-std::vector<uint8_t> GgufWriter::serialize() const {
+std::vector<uint8_t> GgufWriter::header() const {
   std::vector<uint8_t> out;
   put<uint32_t>(out, 0x46554747);  // "GGUF"
   put<uint32_t>(out, 3);
@@ -135,18 +141,35 @@ std::vector<uint8_t> GgufWriter::serialize() const {
     offset += (t.bytes.size() + alignment_ - 1) / alignment_ * alignment_;
   }
   pad_to(out, alignment_);
+  return out;
+}
+
+void GgufWriter::for_each_data_chunk(const std::function<void(const uint8_t*, size_t)>& fn) const {
+  static const uint8_t kZeros[256] = {};
   for (const auto& t : tensors_) {
-    out.insert(out.end(), t.bytes.begin(), t.bytes.end());
-    pad_to(out, alignment_);
+    fn(t.bytes.data(), t.bytes.size());
+    size_t pad = (alignment_ - t.bytes.size() % alignment_) % alignment_;
+    while (pad > 0) {
+      const size_t n = std::min(pad, sizeof(kZeros));
+      fn(kZeros, n);
+      pad -= n;
+    }
   }
+}
+
+std::vector<uint8_t> GgufWriter::serialize() const {
+  std::vector<uint8_t> out = header();
+  for_each_data_chunk([&](const uint8_t* p, size_t n) { out.insert(out.end(), p, p + n); });
   return out;
 }
 
 void GgufWriter::write(const std::string& path) const {
-  const std::vector<uint8_t> bytes = serialize();
   with_context("writing " + path, [&] {
+    // Streamed: the tensors are not copied a second time into one big buffer.
+    const std::vector<uint8_t> head = header();
     AtomicFileWriter w(path);
-    w.write(bytes.data(), bytes.size());
+    w.write(head.data(), head.size());
+    for_each_data_chunk([&](const uint8_t* p, size_t n) { w.write(p, n); });
     w.commit();
   });
 }

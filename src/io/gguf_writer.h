@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,9 +21,17 @@ class GgufWriter {
   // `dims` in ggml order (dims[0] innermost); `nbytes` must match dims and the type's block layout.
   void add_tensor(const std::string& name, GgmlType type, std::vector<int64_t> dims,
                   const void* data, size_t nbytes);
+  // Same, taking ownership of the bytes (no copy).
+  void add_tensor(const std::string& name, GgmlType type, std::vector<int64_t> dims,
+                  std::vector<uint8_t>&& bytes);
 
   // The whole file as bytes (tests corrupt these to make bad inputs).
   std::vector<uint8_t> serialize() const;
+  // The file up to the start of the tensor data (header, metadata, tensor infos, padding).
+  std::vector<uint8_t> header() const;
+  // The tensor data section in order, each tensor followed by its zero padding.
+  void for_each_data_chunk(const std::function<void(const uint8_t*, size_t)>& fn) const;
+  size_t n_tensors() const { return tensors_.size(); }
   // Writes atomically (PATH.tmp-<pid>, fsync, rename).
   void write(const std::string& path) const;
 

@@ -86,7 +86,8 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-ModelConfig parse_model_config(const std::string& text, const std::string& src) {
+namespace {
+ModelConfig parse_model_config_unchecked(const std::string& text, const std::string& src) {
   json j;
   try {
     j = json::parse(text);
@@ -147,6 +148,18 @@ ModelConfig parse_model_config(const std::string& text, const std::string& src) 
   c.bos_id = bos.empty() ? -1 : bos[0];
   c.eos_ids = get_ids(j, "eos_token_id", src);
   return c;
+}
+
+}  // namespace
+
+ModelConfig parse_model_config(const std::string& text, const std::string& src) {
+  // Note: j.value(key, default) throws json::type_error when the field has another type (found by
+  // fuzz/fuzz_config.cc: "torch_dtype": 5); report it as bad input like every other field.
+  try {
+    return parse_model_config_unchecked(text, src);
+  } catch (const json::exception& e) {
+    fail("{}: {}", src, e.what());
+  }
 }
 
 ModelConfig load_model_config(const std::string& dir) {

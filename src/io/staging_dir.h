@@ -1,5 +1,6 @@
-// Crash-safe output folders: files are written into OUT.tmp-<pid>/ and the folder is renamed to OUT
-// only by commit(); if the writer throws (or the process dies), no folder named OUT appears.
+// Crash-safe output folders: files are written into OUT.tmp-<pid>/; commit() adds manifest.json
+// (size and SHA-256 of every file) last and renames the folder to OUT. If the writer throws (or the
+// process dies), no folder named OUT appears.
 #pragma once
 
 #include <filesystem>
@@ -9,8 +10,9 @@ namespace quanta {
 
 class StagingDir {
  public:
-  // Checks OUT (an existing OUT must be an empty folder) and creates the staging folder. Throws
-  // quanta::Error naming the folder otherwise.
+  // Checks OUT (an existing OUT must be an empty folder), removes OUT.tmp-<pid> folders of processes
+  // that no longer run, and creates the staging folder. Throws quanta::Error naming the folder
+  // otherwise.
   explicit StagingDir(const std::string& out_dir);
   ~StagingDir();  // removes the staging folder unless committed
   StagingDir(const StagingDir&) = delete;
@@ -18,7 +20,7 @@ class StagingDir {
 
   const std::filesystem::path& path() const { return tmp_; }
   const std::filesystem::path& out() const { return out_; }
-  // Renames the staging folder to OUT (replacing an empty OUT).
+  // Writes manifest.json into the staging folder, then renames it to OUT (replacing an empty OUT).
   void commit();
 
  private:

@@ -35,6 +35,12 @@ echo '{"model": {"type": "WordPiece"}}' >"$tmp/m/tokenizer.json"
 expect_error bad-tokenizer "WordPiece" tokenize --model "$tmp/m" --text hi
 expect_error bad-gguf "GGUF" import-gguf --gguf "$tmp/m/config.json" --out "$tmp/out"
 [ ! -e "$tmp/out" ] || { echo "FAIL bad-gguf left an output folder"; fails=$((fails + 1)); }
+expect_error verify-no-manifest "no manifest.json" verify "$tmp/m"
+expect_error verify-missing "no such file" verify "$tmp/nope"
+expect_error verify-not-gguf "GGUF" verify "$tmp/m/config.json"
+expect_error export-format "only gguf" export --model "$tmp/m" --format onnx --out "$tmp/x.gguf"
+expect_error export-no-weights "model.safetensors" export --model "$tmp/m" --out "$tmp/x.gguf"
+[ ! -e "$tmp/x.gguf" ] || { echo "FAIL export left a file"; fails=$((fails + 1)); }
 
 # compress: bad options are refused before any work, and nothing is written.
 model="$(cd "$(dirname "$0")/../.." && pwd)/models/smollm2-135m-instruct"

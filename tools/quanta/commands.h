@@ -17,5 +17,7 @@ void add_bench(CLI::App& app);
 void add_import_gguf(CLI::App& app);
 void add_tokenize(CLI::App& app);
 void add_compress(CLI::App& app);
+void add_export(CLI::App& app);
+void add_verify(CLI::App& app);
 
 }  // namespace quanta::cli

@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   quanta::cli::add_import_gguf(app);
   quanta::cli::add_tokenize(app);
   quanta::cli::add_compress(app);
+  quanta::cli::add_export(app);
+  quanta::cli::add_verify(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (fuzz/*.cc; clang + ASan + UBSan) in build-fuzz/ and runs each for a
+# bounded time on seed corpora generated here from the repository's and the model's real files
+# (never committed: build-fuzz/corpus/). Crashes land in build-fuzz/crashes/<target>/; the script
+# exits 1 if any target crashed.
+# Usage: scripts/fuzz.sh [--smoke | --seconds N]   (--smoke: 15 s per target; default 60 s)
+# Environment: CXX_FUZZ (default clang++-14, else clang++), QUANTA_BIN (for seeds; default
+# build/quanta), MODEL (default models/smollm2-135m-instruct), JOBS (default 2).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+seconds=60
+case "${1:-}" in
+  --smoke) seconds=15 ;;
+  --seconds) seconds="$2" ;;
+  "") ;;
+  *) echo "usage: $0 [--smoke | --seconds N]" >&2; exit 2 ;;
+esac
+cxx=${CXX_FUZZ:-$(command -v clang++-14 || command -v clang++)}
+quanta=${QUANTA_BIN:-build/quanta}
+model=${MODEL:-models/smollm2-135m-instruct}
+jobs=${JOBS:-2}
+b=build-fuzz
+log() { echo "fuzz: $*" >&2; }
+
+cmake -S . -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER="$cxx" \
+  -DQUANTA_FUZZ=ON >/dev/null
+cmake --build "$b" -j "$jobs" >&2
+
+# Seeds, from real files.
+c="$b/corpus"
+mkdir -p "$c"/{fuzz_safetensors,fuzz_config,fuzz_tokenizer_json,fuzz_tokenizer_encode,fuzz_gguf,fuzz_ct_config}
+tiny=tests/golden/data/tiny
+for d in "$tiny"/*/; do
+  n=$(basename "$d")
+  cp "$d/config.json" "$c/fuzz_config/$n.json"
+  head -c 4096 "$d/model.safetensors" >"$c/fuzz_safetensors/$n.head"
+done
+cp "$tiny/llama_tied_f16/model.safetensors" "$c/fuzz_safetensors/llama_tied_f16.safetensors"
+[ -f "$model/config.json" ] && cp "$model/config.json" "$c/fuzz_config/smollm2.json"
+seed_model="$b/seed_model"
+if [ -f "$model/tokenizer.json" ] && [ ! -f "$c/fuzz_tokenizer_json/smollm2_small.json" ]; then
+  # The real tokenizer cut to its first 128 ids (and the merges among them): small enough to mutate.
+  python3 - "$model/tokenizer.json" "$c/fuzz_tokenizer_json/smollm2_small.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1], encoding="utf-8"))
+vocab = {k: v for k, v in t["model"]["vocab"].items() if v < 128}
+t["model"]["vocab"] = vocab
+t["model"]["merges"] = [m for m in t["model"]["merges"]
+                        if all(p in vocab for p in (m.split(" ") if isinstance(m, str) else m))
+                        and "".join(m.split(" ") if isinstance(m, str) else m) in vocab]
+t["added_tokens"] = [a for a in t["added_tokens"] if a["id"] < 128]
+json.dump(t, open(sys.argv[2], "w", encoding="utf-8"), ensure_ascii=False)
+PY
+fi
+if [ -f "$c/fuzz_tokenizer_json/smollm2_small.json" ] && [ -x "$quanta" ] && [ ! -f "$c/fuzz_gguf/tiny.gguf" ]; then
+  rm -rf "$seed_model" "$b/seed_ct"
+  mkdir -p "$seed_model"
+  cp "$tiny/llama_tied_f16/config.json" "$tiny/llama_tied_f16/model.safetensors" "$seed_model/"
+  cp "$c/fuzz_tokenizer_json/smollm2_small.json" "$seed_model/tokenizer.json"
+  "$quanta" export --model "$seed_model" --out "$c/fuzz_gguf/tiny.gguf" >/dev/null
+  "$quanta" compress --model "$seed_model" --scheme W4A16_ASYM --group-size 16 --method rtn \
+    --out "$b/seed_ct" >/dev/null 2>&1
+  cp "$b/seed_ct/config.json" "$c/fuzz_ct_config/w4a16_asym.json"
+  cp "$b/seed_ct/config.json" "$c/fuzz_config/w4a16_asym.json"
+fi
+printf 'Hello world 123' >"$c/fuzz_tokenizer_encode/hello"
+printf '<|im_start|>user\nWhat is 2+2?<|im_end|>\n' >"$c/fuzz_tokenizer_encode/chat"
+printf 'caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \r\n\t  x' >"$c/fuzz_tokenizer_encode/unicode"
+if [ -f ../shared/data/wikitext-2-raw/wiki.test.raw ]; then
+  head -c 2000 ../shared/data/wikitext-2-raw/wiki.test.raw >"$c/fuzz_tokenizer_encode/wiki"
+fi
+
+export QUANTA_FUZZ_TOKENIZER_DIR="$model"
+status=0
+for t in fuzz_safetensors fuzz_config fuzz_tokenizer_json fuzz_tokenizer_encode fuzz_gguf fuzz_ct_config; do
+  if [ "$t" = fuzz_tokenizer_encode ] && [ ! -f "$model/tokenizer.json" ]; then
+    log "$t skipped: no $model/tokenizer.json"; continue
+  fi
+  mkdir -p "$b/crashes/$t" "$b/work/$t"
+  cp -n "$c/$t"/* "$b/work/$t/" 2>/dev/null || true
+  set +e
+  "$b/$t" "$b/work/$t" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=20 \
+    -artifact_prefix="$b/crashes/$t/" -print_final_stats=1 >"$b/$t.log" 2>&1
+  rc=$?
+  set -e
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$b/$t.log" | grep -o '[0-9]*$' || echo 0)
+  crashes=$(ls "$b/crashes/$t" | wc -l)
+  echo "$t: exit $rc, $execs executions in ${seconds}s, corpus $(ls "$b/work/$t" | wc -l), crash files $crashes"
+  [ "$rc" -eq 0 ] && [ "$crashes" -eq 0 ] || status=1
+done
+exit $status

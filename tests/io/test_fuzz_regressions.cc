@@ -1,0 +1,47 @@
+// Inputs the fuzzers (fuzz/) found that escaped as something other than quanta::Error; each must now
+// be refused with a quanta::Error naming the file.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "core/error.h"
+#include "io/hf_config.h"
+
+namespace quanta {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Every tests/data/fuzz/config_*.json (e.g. "model_type": 9304, a json::type_error before).
+TEST(FuzzRegressions, ConfigJsonTypeErrorsAreQuantaErrors) {
+  const fs::path dir = fs::path(QUANTA_SOURCE_DIR) / "tests/data/fuzz";
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("config_", 0) != 0) continue;
+    ++n;
+    const std::string text = read_file(e.path().string());
+    try {
+      parse_model_config(text, name);
+      ADD_FAILURE() << name << " parsed";
+    } catch (const Error& err) {
+      EXPECT_NE(std::string(err.what()).find(name), std::string::npos) << err.what();
+    } catch (const std::exception& err) {
+      ADD_FAILURE() << name << ": not a quanta::Error: " << err.what();
+    }
+  }
+  EXPECT_GE(n, 1);
+}
+
+TEST(FuzzRegressions, WrongTypedStringFieldsAreQuantaErrors) {
+  for (const char* field : {"model_type", "torch_dtype", "hidden_act"}) {
+    const std::string text = std::string(R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 8,
+      "intermediate_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2, "vocab_size": 4, ")") +
+                             field + R"(": 5})";
+    EXPECT_THROW(parse_model_config(text, "config.json"), Error) << field;
+  }
+}
+
+}  // namespace
+}  // namespace quanta
