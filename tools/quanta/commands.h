@@ -17,5 +17,8 @@ void add_bench(CLI::App& app);
 void add_import_gguf(CLI::App& app);
 void add_tokenize(CLI::App& app);
 void add_compress(CLI::App& app);
+void add_serve(CLI::App& app);
+void add_loadtest(CLI::App& app);
+void add_plan(CLI::App& app);
 
 }  // namespace quanta::cli

@@ -15,6 +15,9 @@ int main(int argc, char** argv) {
   quanta::cli::add_import_gguf(app);
   quanta::cli::add_tokenize(app);
   quanta::cli::add_compress(app);
+  quanta::cli::add_serve(app);
+  quanta::cli::add_loadtest(app);
+  quanta::cli::add_plan(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
