@@ -67,7 +67,7 @@ TEST(GoldenBatch, BatchedStepMatchesForwardAlone) {
   }
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_EQ(seqs[i].size(), prompt_len[i] + kGen);
-    EXPECT_EQ(kv[i].n_past, int64_t(prompt_len[i] + kGen) - 1);  // the last token is never fed
+    EXPECT_EQ(kv[i].n_past, int64_t(prompt_len[i] + kGen));
   }
   // The question with a one-word answer: the batch's greedy continuation names Paris.
   const std::vector<int32_t> answer(seqs[1].begin() + int64_t(prompt_len[1]), seqs[1].end());

@@ -30,7 +30,8 @@ void run_plan(const PlanArgs& a) {
   const Plan p = make_plan(in);
   std::printf("parameters        %.4g\n", in.params);
   std::printf("scheme            %s (%.4f bytes/param incl. scales%s)\n", a.scheme.c_str(),
-              p.bytes_per_param, a.group_size > 0 ? fmt::format(", group {}", a.group_size).c_str() : "");
+              p.bytes_per_param,
+              a.group_size > 0 && p.bytes_per_param < 1 ? fmt::format(", group {}", a.group_size).c_str() : "");
   std::printf("weights           %.2f GB\n", p.weight_gb);
   if (in.config && a.ctx > 0)
     std::printf("KV cache          %.2f GB (%lld layers x 2 x %lld kv heads x %lld head dim x %lld ctx x %lld seqs x %g B)\n",
