@@ -1,9 +1,10 @@
 // quanta serve: an OpenAI-compatible HTTP server with continuous batching over a paged KV cache.
 // SIGINT/SIGTERM stop accepting connections, let in-flight requests finish, and exit 0.
-#include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <thread>
@@ -24,13 +25,22 @@ struct ServeArgs {
   size_t max_body = 1 << 20;
 };
 
+// Self-pipe: the handler (any thread may run it; OpenBLAS starts threads before main) only
+// writes the signal number; a normal thread reads it and stops the server.
+int g_signal_pipe[2] = {-1, -1};
+
+extern "C" void on_stop_signal(int sig) {
+  const unsigned char b = static_cast<unsigned char>(sig);
+  [[maybe_unused]] const ssize_t n = write(g_signal_pipe[1], &b, 1);
+}
+
 void run_serve(const ServeArgs& a) {
-  // Block the stop signals in every thread started from here on; one thread waits for them.
-  sigset_t stop_set;
-  sigemptyset(&stop_set);
-  sigaddset(&stop_set, SIGINT);
-  sigaddset(&stop_set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_set, nullptr);
+  if (pipe(g_signal_pipe) != 0) fail("serve: cannot create a pipe for signal handling");
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a client that hangs up mid-stream is a failed write, not a kill
 
   LlamaModel model = LlamaModel::load(a.model);
@@ -65,15 +75,18 @@ void run_serve(const ServeArgs& a) {
                    model.config().n_heads_kv * model.config().head_dim * 4) / 1e6,
                a.api_key.empty() ? "" : ", API key required");
   std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&stop_set, &sig);
-    std::fprintf(stderr, "quanta serve: signal %d: draining in-flight requests\n", sig);
+    unsigned char sig = 0;
+    while (read(g_signal_pipe[0], &sig, 1) < 0 && errno == EINTR) {
+    }
+    if (sig == 0) return;  // woken by run_serve itself
+    std::fprintf(stderr, "quanta serve: signal %d: no new requests; draining those in flight\n", sig);
     http.drain_and_stop();
   });
   http.run();
   engine.stop();
-  // run() also returns if listening failed; wake the waiter so it can be joined.
-  pthread_kill(waiter.native_handle(), SIGTERM);
+  // run() also returns if listening failed: wake the waiter so it can be joined.
+  const unsigned char zero = 0;
+  [[maybe_unused]] const ssize_t n = write(g_signal_pipe[1], &zero, 1);
   waiter.join();
   std::fprintf(stderr, "quanta serve: stopped\n");
 }
