@@ -33,8 +33,8 @@ done
 URL=http://127.0.0.1:$PORT
 echo "server on $URL"
 "$VENV/bin/python" "$ROOT/scripts/interop/openai_client.py" "$URL/v1" "$KEY"
-"$QUANTA" loadtest --url "$URL" --api-key "$KEY" --concurrency 32 --requests 64 --prompt-len 32 \
-  --gen-len 16 --token-range 20000 --abort-fraction 0.1 --malformed 16 --check-clean
+"$QUANTA" loadtest --url "$URL" --api-key "$KEY" --concurrency 32 --requests 40 --prompt-len 32 \
+  --gen-len 12 --token-range 20000 --abort-fraction 0.1 --malformed 16 --check-clean
 kill -TERM $PID
 wait $PID
 echo "server exit status: $? (SIGTERM drained)"

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -140,12 +141,13 @@ LoadtestResult run_loadtest(const LoadtestOptions& o, int64_t concurrency) {
   // Prompts and which requests hang up are fixed up front by the seed.
   std::mt19937_64 rng(o.seed + uint64_t(concurrency));
   std::uniform_int_distribution<int32_t> tok(3, int32_t(o.token_range - 1));
-  std::bernoulli_distribution abort_it(o.abort_fraction);
   std::vector<std::vector<int32_t>> prompts(size_t(o.requests));
   std::vector<int> abort_after(size_t(o.requests), 0);
   for (int64_t i = 0; i < o.requests; ++i) {
     for (int64_t t = 0; t < o.prompt_len; ++t) prompts[size_t(i)].push_back(tok(rng));
-    if (abort_it(rng)) abort_after[size_t(i)] = 2 + int(rng() % 3);
+    // Exactly round(requests * abort_fraction) hang-ups, spread evenly.
+    if (std::floor(double(i + 1) * o.abort_fraction + 0.5) > std::floor(double(i) * o.abort_fraction + 0.5))
+      abort_after[size_t(i)] = 2 + int(rng() % 3);
   }
   std::vector<Sample> samples(size_t(o.requests));
   std::atomic<int64_t> next{0}, next_bad{0}, bad_ok{0};
