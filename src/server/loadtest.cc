@@ -50,13 +50,14 @@ Sample stream_one(httplib::Client& cli, const LoadtestOptions& o, const std::vec
   req.set_header("Content-Type", "application/json");
   req.body = body.dump();
   Sample s;
-  std::string buf;
+  std::string buf, head;  // head: the first bytes, for error messages
   int chunks = 0;
   bool done = false;
   const auto t0 = Clock::now();
   auto last = t0;
   req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
     buf.append(data, n);
+    if (head.size() < 300) head.append(data, std::min(n, 300 - head.size()));
     for (size_t end; (end = buf.find("\n\n")) != std::string::npos;) {
       const std::string ev = buf.substr(0, end);
       buf.erase(0, end + 2);
@@ -94,7 +95,7 @@ Sample stream_one(httplib::Client& cli, const LoadtestOptions& o, const std::vec
   if (!res) {
     s.error = "connection: " + httplib::to_string(res.error());
   } else if (res->status != 200) {
-    s.error = fmt::format("HTTP {}: {}", res->status, res->body);
+    s.error = fmt::format("HTTP {}: {}", res->status, res->body.empty() ? head : res->body);
   } else if (!done) {
     if (s.error.empty()) s.error = "stream ended without [DONE]";
   } else {

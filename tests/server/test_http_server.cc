@@ -222,7 +222,7 @@ TEST_F(ServerTest, HangingUpMidStreamFreesBlocks) {
 
 TEST_F(ServerTest, StopDrainsInFlightRequests) {
   start({}, {}, kSlower);
-  const json req = {{"prompt", "drain"}, {"max_tokens", 150}, {"ignore_eos", true}, {"stream", true}};
+  const json req = {{"prompt", "drain"}, {"max_tokens", 80}, {"ignore_eos", true}, {"stream", true}};
   std::vector<std::string> ev;
   std::thread t([&] { ev = stream("/v1/completions", req); });
   while (metric("quanta_generation_tokens_total") < 1) std::this_thread::sleep_for(1ms);
