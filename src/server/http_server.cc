@@ -1,6 +1,7 @@
 #include "server/http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -73,6 +74,9 @@ struct HttpServer::Impl {
   std::map<int, uint64_t> statuses;
   bool bound = false;
   std::atomic<bool> draining{false};
+  // run()/stop() handshake: httplib's stop() is a no-op until the listen loop runs, so a stop
+  // that comes first must either keep run() from starting or wait for the loop.
+  std::atomic<bool> run_entered{false}, run_exited{false}, stop_requested{false};
   std::atomic<int64_t> in_flight{0};
   // Counts a completion request from its arrival until its response is fully written.
   struct InFlight {
@@ -126,6 +130,12 @@ struct HttpServer::Impl {
   void routes() {
     svr.new_task_queue = [n = opt.http_threads] { return new httplib::ThreadPool(size_t(n)); };
     svr.set_payload_max_length(opt.max_body_bytes);
+    // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a second server on the
+    // same port binds silently and the kernel splits connections between the two.
+    svr.set_socket_options([](socket_t sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
     svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       if (opt.api_key.empty() || req.path.rfind("/v1/", 0) != 0)
         return httplib::Server::HandlerResponse::Unhandled;
@@ -208,8 +218,11 @@ int HttpServer::bind() {
 }
 
 void HttpServer::run() {
-  if (!impl_->bound) bind();
-  impl_->svr.listen_after_bind();
+  Impl& s = *impl_;
+  if (!s.bound) bind();
+  s.run_entered = true;
+  if (!s.stop_requested) s.svr.listen_after_bind();
+  s.run_exited = true;
 }
 
 void HttpServer::drain_and_stop(double timeout_s) {
@@ -220,6 +233,12 @@ void HttpServer::drain_and_stop(double timeout_s) {
   stop();
 }
 
-void HttpServer::stop() { impl_->svr.stop(); }
+void HttpServer::stop() {
+  Impl& s = *impl_;
+  s.stop_requested = true;
+  if (!s.run_entered) return;  // run() will see stop_requested
+  while (!s.svr.is_running() && !s.run_exited) std::this_thread::sleep_for(1ms);
+  s.svr.stop();
+}
 
 }  // namespace quanta::server

@@ -187,6 +187,14 @@ TEST_F(ServerTest, BadRequestsGetJsonErrorsAndTheServerKeepsServing) {
   EXPECT_NE(m->body.find("quanta_http_responses_total{code=\"400\"} 6"), std::string::npos) << m->body;
 }
 
+TEST_F(ServerTest, SecondServerOnTheSamePortFailsToBind) {
+  start();
+  ServerOptions so;
+  so.port = port_;
+  HttpServer second(*engine_, *tok_, so);
+  EXPECT_NE(testing_util::error_of([&] { second.bind(); }).find("cannot bind"), std::string::npos);
+}
+
 TEST_F(ServerTest, ApiKey) {
   ServerOptions so;
   so.api_key = "sekret";
@@ -228,9 +236,11 @@ TEST_F(ServerTest, StopDrainsInFlightRequests) {
   while (metric("quanta_generation_tokens_total") < 1) std::this_thread::sleep_for(1ms);
   std::thread stopper([&] { http_->drain_and_stop(); });
   // While draining, new work is refused with 503.
+  uint64_t before_drain = 0;  // late requests that arrived before the drain began: served
   for (int i = 0; i < 1000; ++i) {
     auto res = post("/v1/completions", R"({"prompt": "late", "max_tokens": 2})");
     if (!res) break;  // already stopped
+    if (res->status == 200) ++before_drain;
     if (res->status == 503) {
       expect_error(res, 503);
       break;
@@ -242,7 +252,7 @@ TEST_F(ServerTest, StopDrainsInFlightRequests) {
   ASSERT_FALSE(ev.empty());
   EXPECT_EQ(ev.back(), "[DONE]");
   thread_.join();
-  EXPECT_EQ(engine_->metrics().requests_finished, 1u);
+  EXPECT_EQ(engine_->metrics().requests_finished, 1u + before_drain);
 }
 
 }  // namespace
