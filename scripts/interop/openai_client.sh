@@ -21,7 +21,8 @@ LOG=$(mktemp)
 KEY=interop-key
 "$QUANTA" serve --model "$MODEL" --port 0 --api-key "$KEY" --max-batch 8 --ctx 1024 2>"$LOG" &
 PID=$!
-trap 'kill $PID 2>/dev/null || true; rm -f "$LOG"' EXIT
+# On any failure, show the server's log before cleaning up.
+trap 'rc=$?; [[ $rc -ne 0 ]] && { echo "FAILED (exit $rc); server log:"; cat "$LOG"; }; kill $PID 2>/dev/null || true; rm -f "$LOG"' EXIT
 PORT=
 for _ in $(seq 1 300); do
   PORT=$(sed -n 's/.*on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$LOG")
