@@ -16,6 +16,7 @@
 #include "io/hf_config.h"
 #include "io/safetensors.h"
 #include "model/kv_cache.h"
+#include "model/paged_kv_cache.h"
 #include "quant/packed_weight.h"
 #include "quant/quant_args.h"
 
@@ -39,6 +40,14 @@ enum class WeightMode {
                  // fake-quantized by a hook before each Linear
 };
 
+// One sequence's part of a batched step (LlamaModel::forward_batch).
+struct BatchSeq {
+  const int32_t* tokens = nullptr;  // the new tokens, at positions kv->n_past ..
+  int64_t n_tokens = 0;
+  SeqBlocks* kv = nullptr;  // must already hold room for n_past + n_tokens (PagedKvCache::reserve)
+  bool want_logits = false;  // write the logits of its last new token
+};
+
 class LlamaModel {
  public:
   // Loads DIR (config.json + safetensors). Throws quanta::Error naming the file/tensor on any
@@ -59,6 +68,13 @@ class LlamaModel {
   // Runs tokens[0..T) at positions cache.n_past() .. + T - 1 and appends their K/V to the cache.
   // If logits is non-null, writes the logits of the last n_logits tokens: (n_logits, vocab).
   void forward(const int32_t* tokens, int64_t T, KvCache& cache, float* logits, int64_t n_logits);
+
+  // One step for several sequences at once (continuous batching; llama_batch.cc): each runs its
+  // new tokens (a prefill chunk or one decode token) at its own positions; the Linears run once
+  // on all tokens stacked, attention per sequence through its block table. Appends K/V and
+  // advances each kv->n_past. logits (number of seqs with want_logits, vocab), in seqs' order.
+  void forward_batch(const std::vector<BatchSeq>& seqs, PagedKvCache& cache, float* logits);
+  PagedKvCache make_paged_cache(int64_t n_blocks, int64_t block_size) const;
 
   // Pieces of forward, for layer-by-layer calibration.
   // x (T, hidden) <- embeddings of tokens.

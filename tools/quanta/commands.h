@@ -19,5 +19,8 @@ void add_tokenize(CLI::App& app);
 void add_compress(CLI::App& app);
 void add_export(CLI::App& app);
 void add_verify(CLI::App& app);
+void add_serve(CLI::App& app);
+void add_loadtest(CLI::App& app);
+void add_plan(CLI::App& app);
 
 }  // namespace quanta::cli

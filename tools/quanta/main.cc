@@ -17,6 +17,9 @@ int main(int argc, char** argv) {
   quanta::cli::add_compress(app);
   quanta::cli::add_export(app);
   quanta::cli::add_verify(app);
+  quanta::cli::add_serve(app);
+  quanta::cli::add_loadtest(app);
+  quanta::cli::add_plan(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

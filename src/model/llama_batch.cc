@@ -1,0 +1,106 @@
+// LlamaModel::forward_batch: one step of continuous batching over a paged KV cache. The Linears
+// see all sequences' new tokens stacked as one (N, in) input, so each weight matrix is read once
+// per step instead of once per sequence (decode is memory-bound: this is where batching pays).
+#include <algorithm>
+
+#include "core/error.h"
+#include "model/llama.h"
+#include "ops/activation.h"
+#include "ops/linear.h"
+#include "ops/norm.h"
+#include "ops/paged_attention.h"
+#include "ops/rope.h"
+#include "quant/rtn.h"
+
+namespace quanta {
+
+PagedKvCache LlamaModel::make_paged_cache(int64_t n_blocks, int64_t block_size) const {
+  return PagedKvCache(config_.n_layers, n_blocks, block_size, config_.n_heads_kv, config_.head_dim);
+}
+
+void LlamaModel::forward_batch(const std::vector<BatchSeq>& seqs, PagedKvCache& cache,
+                               float* logits) {
+  const ModelConfig& c = config_;
+  const int64_t d = c.hidden_size, hd = c.head_dim, ff = c.intermediate_size;
+  const int64_t qdim = c.n_heads * hd, kvdim = c.n_heads_kv * hd;
+  QUANTA_ASSERT(cache.row() == kvdim);
+  // Rows of each sequence in the stacked input, and the attention descriptors.
+  std::vector<ops::PagedSeq> ps;
+  int64_t N = 0, n_logits = 0;
+  for (const BatchSeq& s : seqs) {
+    QUANTA_ASSERT(s.kv && s.n_tokens > 0);
+    if (s.kv->n_past + s.n_tokens > int64_t(s.kv->table.size()) * cache.block_size())
+      fail("KV cache: sequence at {} + {} new tokens has only {} blocks reserved", s.kv->n_past,
+           s.n_tokens, s.kv->table.size());
+    ps.push_back({N, s.n_tokens, s.kv->n_past, s.kv->table.data()});
+    N += s.n_tokens;
+    n_logits += s.want_logits ? 1 : 0;
+  }
+  if (N == 0) return;
+  std::vector<int32_t> tokens;
+  tokens.reserve(size_t(N));
+  for (const BatchSeq& s : seqs) tokens.insert(tokens.end(), s.tokens, s.tokens + s.n_tokens);
+  std::vector<float> x(size_t(N * d)), xn(size_t(N * d)), q(size_t(N * qdim)),
+      k(size_t(N * kvdim)), v(size_t(N * kvdim)), attn(size_t(N * qdim)), gate(size_t(N * ff)),
+      up(size_t(N * ff));
+  embed(tokens.data(), N, x.data());
+  ThreadPool& pool = *pool_;
+  // Dynamic activation quantization, per token as layer_forward applies it (so stacking tokens
+  // does not change it).
+  auto act_quant = [&](float* in, int64_t cols) {
+    if (!act_quant_) return;
+    for (int64_t t = 0; t < N; ++t) {
+      float* row = in + t * cols;
+      const QParams p = compute_qparams(row, cols, *act_quant_);
+      for (int64_t i = 0; i < cols; ++i)
+        row[i] = dequantize_value(quantize_value(row[i], p, *act_quant_), p, *act_quant_);
+    }
+  };
+  const ops::AttentionShape shape{c.n_heads, c.n_heads_kv, hd, c.sliding_window};
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const LlamaLayer& L = layers_[size_t(l)];
+    ops::rmsnorm(x.data(), L.attn_norm.data(), N, d, c.rms_norm_eps, xn.data());
+    act_quant(xn.data(), d);
+    ops::linear(xn.data(), N, L.wq, L.bq.empty() ? nullptr : L.bq.data(), q.data(), pool);
+    ops::linear(xn.data(), N, L.wk, L.bk.empty() ? nullptr : L.bk.data(), k.data(), pool);
+    ops::linear(xn.data(), N, L.wv, L.bv.empty() ? nullptr : L.bv.data(), v.data(), pool);
+    if (c.qk_norm) {
+      ops::rmsnorm(q.data(), L.q_norm.data(), N * c.n_heads, hd, c.rms_norm_eps, q.data());
+      ops::rmsnorm(k.data(), L.k_norm.data(), N * c.n_heads_kv, hd, c.rms_norm_eps, k.data());
+    }
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      const ops::PagedSeq& p = ps[i];
+      ops::rope_apply(q.data() + p.q_begin * qdim, p.n_q, c.n_heads, hd, p.pos0, inv_freq_);
+      ops::rope_apply(k.data() + p.q_begin * kvdim, p.n_q, c.n_heads_kv, hd, p.pos0, inv_freq_);
+      for (int64_t t = 0; t < p.n_q; ++t) {
+        std::copy_n(k.data() + (p.q_begin + t) * kvdim, kvdim, cache.k_at(l, *seqs[i].kv, p.pos0 + t));
+        std::copy_n(v.data() + (p.q_begin + t) * kvdim, kvdim, cache.v_at(l, *seqs[i].kv, p.pos0 + t));
+      }
+    }
+    ops::paged_attention(q.data(), ps.data(), int64_t(ps.size()), cache.k(l), cache.v(l),
+                         cache.block_size(), shape, attn.data(), pool);
+    act_quant(attn.data(), qdim);
+    ops::linear(attn.data(), N, L.wo, nullptr, xn.data(), pool);
+    for (int64_t i = 0; i < N * d; ++i) x[size_t(i)] += xn[size_t(i)];
+    ops::rmsnorm(x.data(), L.mlp_norm.data(), N, d, c.rms_norm_eps, xn.data());
+    act_quant(xn.data(), d);
+    ops::linear(xn.data(), N, L.w_gate, nullptr, gate.data(), pool);
+    ops::linear(xn.data(), N, L.w_up, nullptr, up.data(), pool);
+    ops::silu_mul(gate.data(), up.data(), gate.data(), N * ff);
+    act_quant(gate.data(), ff);
+    ops::linear(gate.data(), N, L.w_down, nullptr, xn.data(), pool);
+    for (int64_t i = 0; i < N * d; ++i) x[size_t(i)] += xn[size_t(i)];
+  }
+  for (const BatchSeq& s : seqs) s.kv->n_past += s.n_tokens;
+  if (!logits || n_logits == 0) return;
+  // Final norm and lm_head on the last token of each sequence that wants logits.
+  std::vector<float> last(size_t(n_logits * d));
+  int64_t r = 0;
+  for (size_t i = 0; i < seqs.size(); ++i)
+    if (seqs[i].want_logits)
+      ops::rmsnorm(x.data() + (ps[i].q_begin + ps[i].n_q - 1) * d, final_norm_.data(), 1, d,
+                   c.rms_norm_eps, last.data() + (r++) * d);
+  ops::linear(last.data(), n_logits, lm_head_, nullptr, logits, pool);
+}
+
+}  // namespace quanta

@@ -1,0 +1,43 @@
+#include "model/paged_kv_cache.h"
+
+#include "core/error.h"
+
+namespace quanta {
+
+PagedKvCache::PagedKvCache(int64_t n_layers, int64_t n_blocks, int64_t block_size,
+                           int64_t n_heads_kv, int64_t head_dim)
+    : n_layers_(n_layers), n_blocks_(n_blocks), block_size_(block_size),
+      row_(n_heads_kv * head_dim), layer_stride_(n_blocks * block_size * row_) {
+  if (n_blocks <= 0 || block_size <= 0)
+    fail("KV cache: need at least one block of at least one token (got {} blocks of {})", n_blocks,
+         block_size);
+  k_.resize(size_t(n_layers_ * layer_stride_));
+  v_.resize(size_t(n_layers_ * layer_stride_));
+  free_.reserve(size_t(n_blocks));
+  for (int64_t b = n_blocks - 1; b >= 0; --b) free_.push_back(int32_t(b));
+}
+
+bool PagedKvCache::reserve(SeqBlocks& seq, int64_t positions) {
+  const int64_t need = blocks_for(positions) - int64_t(seq.table.size());
+  if (need <= 0) return true;
+  if (need > n_free()) return false;
+  for (int64_t i = 0; i < need; ++i) {
+    seq.table.push_back(free_.back());
+    free_.pop_back();
+  }
+  return true;
+}
+
+void PagedKvCache::release(SeqBlocks& seq) {
+  for (int32_t b : seq.table) free_.push_back(b);
+  seq.table.clear();
+  seq.n_past = 0;
+}
+
+int64_t PagedKvCache::offset(const SeqBlocks& s, int64_t p) const {
+  QUANTA_ASSERT(p >= 0 && p / block_size_ < int64_t(s.table.size()));
+  const int64_t block = s.table[size_t(p / block_size_)];
+  return (block * block_size_ + p % block_size_) * row_;
+}
+
+}  // namespace quanta

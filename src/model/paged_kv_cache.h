@@ -1,0 +1,54 @@
+// Paged KV cache, f32: one pool of fixed-size blocks shared by all sequences (vLLM's
+// PagedAttention layout). A sequence owns a block table (block ids in position order); position p
+// lives in block table[p / block_size], slot p % block_size. Blocks come from a free list and go
+// back to it the moment a sequence is released.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace quanta {
+
+// One sequence's view of the cache: its blocks and how many positions hold K/V.
+struct SeqBlocks {
+  std::vector<int32_t> table;
+  int64_t n_past = 0;
+};
+
+class PagedKvCache {
+ public:
+  // Per layer: k/v pools of (n_blocks, block_size, n_heads_kv, head_dim).
+  PagedKvCache(int64_t n_layers, int64_t n_blocks, int64_t block_size, int64_t n_heads_kv,
+               int64_t head_dim);
+
+  int64_t n_blocks() const { return n_blocks_; }
+  int64_t block_size() const { return block_size_; }
+  int64_t n_free() const { return int64_t(free_.size()); }
+  int64_t n_used() const { return n_blocks_ - n_free(); }
+  int64_t row() const { return row_; }  // n_heads_kv * head_dim
+  size_t bytes() const { return (k_.size() + v_.size()) * sizeof(float); }
+  // Blocks needed to hold n positions.
+  int64_t blocks_for(int64_t n) const { return (n + block_size_ - 1) / block_size_; }
+
+  // Grows seq's table so it holds `positions` positions. Returns false (and changes nothing) if
+  // the free list is too short.
+  bool reserve(SeqBlocks& seq, int64_t positions);
+  // Returns all of seq's blocks to the free list and empties it.
+  void release(SeqBlocks& seq);
+
+  float* k(int64_t layer) { return k_.data() + layer * layer_stride_; }
+  float* v(int64_t layer) { return v_.data() + layer * layer_stride_; }
+  // Address of position p's K (or V) row of a sequence in layer `layer`.
+  float* k_at(int64_t layer, const SeqBlocks& s, int64_t p) { return k(layer) + offset(s, p); }
+  float* v_at(int64_t layer, const SeqBlocks& s, int64_t p) { return v(layer) + offset(s, p); }
+
+ private:
+  int64_t offset(const SeqBlocks& s, int64_t p) const;
+
+  int64_t n_layers_, n_blocks_, block_size_, row_, layer_stride_;
+  std::vector<float> k_, v_;
+  std::vector<int32_t> free_;  // a stack: the most recently freed block is reused first
+};
+
+}  // namespace quanta
