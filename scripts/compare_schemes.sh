@@ -13,7 +13,7 @@ shakespeare="$root/../shared/data/tinyshakespeare/input.txt"
 wikivalid="$root/../shared/data/wikitext-2/wiki.valid.tokens"
 windows="${1:-64}"
 samples="${2:-64}"
-only="${ROWS:-}"  # e.g. ROWS="w4g64 w4g64gq" runs only those rows
+only="${ROWS:-}"  # e.g. ROWS="f32 w4g64 w4g64gq" runs only those rows (f32: the baseline)
 work=$(mktemp -d "$root/build/compare.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -22,7 +22,7 @@ mib() { du -sm "$1" | cut -f1; }
 
 echo "| scheme | method | calibration | size MiB | compress s | peak RSS MiB | ppl ($windows windows) |"
 echo "|---|---|---|---:|---:|---:|---:|"
-[ -n "$only" ] || echo "| F32 (baseline) | - | - | $(mib "$model") | - | - | $(ppl "$model") |"
+{ [ -z "$only" ] || [[ " $only " == *" f32 "* ]]; } && echo "| F32 (baseline) | - | - | $(mib "$model") | - | - | $(ppl "$model") |"
 run() {  # name scheme method calib extra...
   local name="$1" scheme="$2" method="$3" calib="$4"; shift 4
   if [ -n "$only" ] && [[ " $only " != *" $name "* ]]; then return 0; fi

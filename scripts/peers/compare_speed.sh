@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Decode and prefill speed, quanta vs llama.cpp, on the same model, machine and thread count, one
+# after the other: quanta's W8A16 vs llama.cpp's Q8_0, quanta's W4A16 g32 vs Q4_0, F32/F16 dense;
+# quanta's W8A8 and FP8_DYNAMIC alone. Needs scripts/peers/llama_cpp.sh (llama-bench,
+# llama-quantize). Not in CI. Usage: scripts/peers/compare_speed.sh [THREADS=2]
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$root"
+q=${QUANTA_BIN:-build/quanta}
+bin=${QUANTA_PEERS_DIR:-/work/peers}/llama.cpp/bin
+model=models/smollm2-135m-instruct
+work=build/speed
+threads=${1:-2}
+mkdir -p "$work"
+[ -f "$work/f16.gguf" ] || "$q" export --model "$model" --format gguf --type f16 --out "$work/f16.gguf" >/dev/null
+for t in Q8_0 Q4_0; do
+  [ -f "$work/$t.gguf" ] || "$bin/llama-quantize" --allow-requantize "$work/f16.gguf" "$work/$t.gguf" "$t" >/dev/null 2>&1
+done
+mk() { [ -f "$work/$1/config.json" ] || "$q" compress --model "$model" --method rtn --out "$work/$1" "${@:2}" >/dev/null 2>&1; }
+mk w8a16 --scheme W8A16
+mk w4a16-g32 --scheme W4A16 --group-size 32
+mk w8a8 --scheme W8A8
+mk fp8-dynamic --scheme FP8_DYNAMIC
+
+# quanta bench -> "prefill decode roofline%"
+qb() {
+  QUANTA_THREADS=$threads "$q" bench --model "$1" --prompt-len 512 --decode-len 128 2>/dev/null | awk '
+    /^prefill/ {p=$2} /^decode/ {d=$2} /^roofline/ {for (i=1;i<=NF;i++) if ($i=="at") r=$(i+1)} END {print p, d, r}'
+}
+# llama-bench -> "prefill decode"
+lb() {
+  "$bin/llama-bench" -m "$1" -p 512 -n 128 -t "$threads" -r 3 -o csv 2>/dev/null | awk -F, '
+    NR==1 {for (i=1;i<=NF;i++) {gsub(/"/,"",$i); c[$i]=i}} NR>1 {gsub(/"/,"",$0); split($0,f,",");
+    if (f[c["n_prompt"]]>0) p=f[c["avg_ts"]]; else d=f[c["avg_ts"]]} END {printf "%.1f %.1f\n", p, d}'
+}
+echo "| quanta | prefill tok/s | decode tok/s | decode % roofline | llama.cpp | prefill tok/s | decode tok/s | quanta/llama.cpp prefill | decode |"
+echo "|---|---:|---:|---:|---|---:|---:|---:|---:|"
+row() {  # quanta_dir label gguf label
+  read -r qp qd qr < <(qb "$1")
+  if [ -n "${3:-}" ]; then
+    read -r lp ld < <(lb "$3")
+    echo "| $2 | $qp | $qd | $qr | $4 | $lp | $ld | $(awk -v a="$qp" -v b="$lp" 'BEGIN{printf "%.2fx", a/b}') | $(awk -v a="$qd" -v b="$ld" 'BEGIN{printf "%.2fx", a/b}') |"
+  else
+    echo "| $2 | $qp | $qd | $qr | - | | | | |"
+  fi
+}
+row "$model" "F32" "$work/f16.gguf" "F16"
+row "$work/w8a16" "W8A16 (int8 per channel)" "$work/Q8_0.gguf" "Q8_0"
+row "$work/w4a16-g32" "W4A16 g32 sym" "$work/Q4_0.gguf" "Q4_0"
+row "$work/w8a8" "W8A8 (int8 x int8)"
+row "$work/fp8-dynamic" "FP8_DYNAMIC"
