@@ -27,11 +27,15 @@ qb() {
   QUANTA_THREADS=$threads "$q" bench --model "$1" --prompt-len 512 --decode-len 128 2>/dev/null | awk '
     /^prefill/ {p=$2} /^decode/ {d=$2} /^roofline/ {for (i=1;i<=NF;i++) if ($i=="at") r=$(i+1)} END {print p, d, r}'
 }
-# llama-bench -> "prefill decode"
+# llama-bench -> "prefill decode": prefill of 512 tokens; decode of 128 tokens after 512 tokens of
+# context (-d 512), the conditions of quanta bench (llama-bench's plain tg128 starts from an empty cache).
 lb() {
-  "$bin/llama-bench" -m "$1" -p 512 -n 128 -t "$threads" -r 3 -o csv 2>/dev/null | awk -F, '
-    NR==1 {for (i=1;i<=NF;i++) {gsub(/"/,"",$i); c[$i]=i}} NR>1 {gsub(/"/,"",$0); split($0,f,",");
-    if (f[c["n_prompt"]]>0) p=f[c["avg_ts"]]; else d=f[c["avg_ts"]]} END {printf "%.1f %.1f\n", p, d}'
+  local p d
+  ts() { awk -F, 'NR==1 {for (i=1;i<=NF;i++) {gsub(/"/,"",$i); c[$i]=i}} NR>1 {gsub(/"/,"",$0);
+         split($0,f,","); v=f[c["avg_ts"]]} END {printf "%.1f", v}'; }
+  p=$("$bin/llama-bench" -m "$1" -p 512 -n 0 -t "$threads" -r 3 -o csv 2>/dev/null | ts)
+  d=$("$bin/llama-bench" -m "$1" -p 0 -n 128 -d 512 -t "$threads" -r 3 -o csv 2>/dev/null | ts)
+  echo "$p $d"
 }
 echo "| quanta | prefill tok/s | decode tok/s | decode % roofline | llama.cpp | prefill tok/s | decode tok/s | quanta/llama.cpp prefill | decode |"
 echo "|---|---:|---:|---:|---|---:|---:|---:|---:|"
