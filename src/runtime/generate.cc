@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "core/error.h"
+#include "runtime/text_stream.h"
 
 namespace quanta {
 namespace {
@@ -12,29 +13,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-// Length of the longest suffix of s that is a proper prefix of some stop string.
-size_t held_back_for_stops(const std::string& s, const std::vector<std::string>& stop) {
-  size_t held = 0;
-  for (const auto& st : stop)
-    for (size_t n = std::min(st.size() - 1, s.size()); n > held; --n)
-      if (s.compare(s.size() - n, n, st, 0, n) == 0) {
-        held = n;
-        break;
-      }
-  return held;
-}
-
-// Largest end <= n such that s[0..end) does not stop inside a UTF-8 sequence.
-size_t utf8_safe_end(const std::string& s, size_t n) {
-  size_t i = n;
-  int back = 0;
-  while (i > 0 && back < 4 && (static_cast<unsigned char>(s[i - 1]) & 0xC0) == 0x80) --i, ++back;
-  if (i == 0) return n;
-  const unsigned char lead = static_cast<unsigned char>(s[i - 1]);
-  const int len = lead < 0x80 ? 1 : (lead >> 5) == 6 ? 2 : (lead >> 4) == 14 ? 3 : (lead >> 3) == 30 ? 4 : 1;
-  return (n - (i - 1)) >= size_t(len) ? n : i - 1;
 }
 
 }  // namespace

@@ -3,9 +3,7 @@
 #include <algorithm>
 
 namespace quanta {
-namespace {
 
-// Length of the longest suffix of s that is a proper prefix of some stop string.
 size_t held_back_for_stops(const std::string& s, const std::vector<std::string>& stop) {
   size_t held = 0;
   for (const auto& st : stop) {
@@ -19,7 +17,6 @@ size_t held_back_for_stops(const std::string& s, const std::vector<std::string>&
   return held;
 }
 
-// Largest end <= n such that s[0..end) does not end inside a UTF-8 sequence.
 size_t utf8_safe_end(const std::string& s, size_t n) {
   size_t i = n;
   int back = 0;
@@ -29,8 +26,6 @@ size_t utf8_safe_end(const std::string& s, size_t n) {
   const size_t len = lead < 0x80 ? 1 : (lead >> 5) == 6 ? 2 : (lead >> 4) == 14 ? 3 : (lead >> 3) == 30 ? 4 : 1;
   return (n - (i - 1)) >= len ? n : i - 1;
 }
-
-}  // namespace
 
 std::string TextStream::push(const std::string& bytes) {
   if (stopped_) return "";

@@ -8,6 +8,11 @@
 
 namespace quanta {
 
+// Length of the longest suffix of s that is a proper prefix of some (non-empty) stop string.
+size_t held_back_for_stops(const std::string& s, const std::vector<std::string>& stop);
+// Largest end <= n such that s[0..end) does not end inside a UTF-8 sequence.
+size_t utf8_safe_end(const std::string& s, size_t n);
+
 class TextStream {
  public:
   explicit TextStream(std::vector<std::string> stop) : stop_(std::move(stop)) {}
