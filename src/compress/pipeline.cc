@@ -142,8 +142,9 @@ CompressReport compress_model(const CompressOptions& opt,
   if (replace && !opt.overwrite)
     fail("{}: exists and is not empty; choose another --out or pass --overwrite", opt.out_dir);
   if (replace && !fs::is_directory(opt.out_dir)) fail("{}: exists and is not a folder", opt.out_dir);
-  for (const auto& e : opt.targets) module_selected("", {e}, {});  // bad regexes fail before work
-  for (const auto& e : opt.ignore) module_selected("", {"Linear"}, {e});
+  // A bad re: pattern fails here, before any work.
+  for (const auto* list : {&opt.targets, &opt.ignore})
+    for (const auto& e : *list) entry_matches(e, "");
 
   // Note: GPTQ's matrices here are small; OpenBLAS's own threads only slow them down (measured).
   openblas_set_num_threads(1);

@@ -233,15 +233,8 @@ void LlamaModel::layer_forward(int64_t l, float* x, int64_t T, KvCache& cache,
     // quantized row again is not the identity (its absmax, so its scale, changed).
     const std::string_view n(name);
     const bool shared_again = n == "self_attn.k_proj" || n == "self_attn.v_proj" || n == "mlp.up_proj";
-    if (act_quant_ && !shared_again) {
-      const int64_t cols = linear_ref(l, name).cols;
-      for (int64_t t = 0; t < T; ++t) {
-        float* row = in + t * cols;
-        const QParams p = compute_qparams(row, cols, *act_quant_);
-        for (int64_t i = 0; i < cols; ++i)
-          row[i] = dequantize_value(quantize_value(row[i], p, *act_quant_), p, *act_quant_);
-      }
-    }
+    if (act_quant_ && !shared_again)
+      quantize_dequantize_rows(in, T, linear_ref(l, name).cols, *act_quant_);
   };
   const LlamaLayer& L = layers_[size_t(l)];
   const ops::AttentionShape shape{c.n_heads, c.n_heads_kv, hd, c.sliding_window};

@@ -48,13 +48,7 @@ void LlamaModel::forward_batch(const std::vector<BatchSeq>& seqs, PagedKvCache& 
   // Dynamic activation quantization, per token as layer_forward applies it (so stacking tokens
   // does not change it).
   auto act_quant = [&](float* in, int64_t cols) {
-    if (!act_quant_) return;
-    for (int64_t t = 0; t < N; ++t) {
-      float* row = in + t * cols;
-      const QParams p = compute_qparams(row, cols, *act_quant_);
-      for (int64_t i = 0; i < cols; ++i)
-        row[i] = dequantize_value(quantize_value(row[i], p, *act_quant_), p, *act_quant_);
-    }
+    if (act_quant_) quantize_dequantize_rows(in, N, cols, *act_quant_);
   };
   const ops::AttentionShape shape{c.n_heads, c.n_heads_kv, hd, c.sliding_window};
   for (int64_t l = 0; l < c.n_layers; ++l) {

@@ -93,6 +93,14 @@ float dequantize_value(int32_t code, const QParams& p, const QuantArgs& args) {
   return float(code - p.zero) * p.scale;
 }
 
+void quantize_dequantize_rows(float* x, int64_t rows, int64_t cols, const QuantArgs& args) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = x + r * cols;
+    const QParams p = compute_qparams(row, cols, args);
+    for (int64_t i = 0; i < cols; ++i) row[i] = dequantize_value(quantize_value(row[i], p, args), p, args);
+  }
+}
+
 QuantizedWeight quantize_rtn(const float* w, int64_t rows, int64_t cols, const QuantArgs& args) {
   if (rows <= 0 || cols <= 0) fail("quantize_rtn: empty matrix ({} x {})", rows, cols);
   if (args.group_size < 0) fail("quantize_rtn: negative group_size {}", args.group_size);

@@ -25,6 +25,10 @@ int32_t quantize_value(float w, const QParams& p, const QuantArgs& args);
 // Dequantized value of a code.
 float dequantize_value(int32_t code, const QParams& p, const QuantArgs& args);
 
+// x (rows, cols) f32, in place: each row quantized with its own parameters and dequantized (the
+// numerics of dynamic per-token activation quantization).
+void quantize_dequantize_rows(float* x, int64_t rows, int64_t cols, const QuantArgs& args);
+
 // W (rows, cols) f32 -> RTN-quantized weight.
 QuantizedWeight quantize_rtn(const float* w, int64_t rows, int64_t cols, const QuantArgs& args);
 
