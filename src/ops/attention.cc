@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/matmul.h"
+#include "ops/attention_row.h"
 
 namespace quanta::ops {
 
@@ -27,23 +28,11 @@ void attention_rows(const float* q, int64_t T, int64_t pos0, const float* k, con
       const int64_t kvh = h / group;
       const int64_t n_keys = pos0 + t + 1;
       const int64_t first = s.window > 0 ? std::max<int64_t>(0, n_keys - s.window) : 0;
-      const float* qv = q + (t * s.n_heads + h) * hd;
-      float mx = -INFINITY;
-      for (int64_t j = first; j < n_keys; ++j) {
-        const float sc = kernels::dot(qv, k + j * kv_stride + kvh * hd, hd, isa) * scale;
-        scores[size_t(j)] = sc;
-        mx = std::max(mx, sc);
-      }
-      float sum = 0.0f;
-      for (int64_t j = first; j < n_keys; ++j) {
-        scores[size_t(j)] = std::exp(scores[size_t(j)] - mx);
-        sum += scores[size_t(j)];
-      }
-      float* o = out + t * s.n_heads * hd + h * hd;
-      std::memset(o, 0, sizeof(float) * size_t(hd));
-      const float inv = 1.0f / sum;
-      for (int64_t j = first; j < n_keys; ++j)
-        kernels::axpy(scores[size_t(j)] * inv, v + j * kv_stride + kvh * hd, o, hd, isa);
+      attend_one_query(
+          q + (t * s.n_heads + h) * hd, first, n_keys, hd, scale,
+          [&](int64_t j) { return k + j * kv_stride + kvh * hd; },
+          [&](int64_t j) { return v + j * kv_stride + kvh * hd; }, scores.data(),
+          out + t * s.n_heads * hd + h * hd, isa);
     }
   });
 }

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "kernels/matmul.h"
+#include "ops/attention_row.h"
 
 namespace quanta::ops {
 
@@ -27,7 +28,6 @@ void paged_attention(const float* q, const PagedSeq* seqs, int64_t n_seqs, const
   }
   pool.parallel_for(starts.back(), [&](int64_t begin, int64_t end, int) {
     std::vector<float> scores(static_cast<size_t>(max_keys));
-    std::vector<const float*> krow(static_cast<size_t>(max_keys)), vrow(krow.size());
     int64_t si = std::upper_bound(starts.begin(), starts.end(), begin) - starts.begin() - 1;
     for (int64_t task = begin; task < end; ++task) {
       while (task >= starts[size_t(si + 1)]) ++si;
@@ -37,27 +37,15 @@ void paged_attention(const float* q, const PagedSeq* seqs, int64_t n_seqs, const
       const int64_t kvh = h / group;
       const int64_t n_keys = sq.pos0 + t + 1;
       const int64_t first = s.window > 0 ? std::max<int64_t>(0, n_keys - s.window) : 0;
-      const float* qv = q + ((sq.q_begin + t) * s.n_heads + h) * hd;
-      float mx = -INFINITY;
-      for (int64_t j = first; j < n_keys; ++j) {
-        const int64_t off = (int64_t(sq.block_table[j / block_size]) * block_size + j % block_size) *
-                                kv_stride + kvh * hd;
-        krow[size_t(j)] = k_pool + off;
-        vrow[size_t(j)] = v_pool + off;
-        const float sc = kernels::dot(qv, krow[size_t(j)], hd, isa) * scale;
-        scores[size_t(j)] = sc;
-        mx = std::max(mx, sc);
-      }
-      float sum = 0.0f;
-      for (int64_t j = first; j < n_keys; ++j) {
-        scores[size_t(j)] = std::exp(scores[size_t(j)] - mx);
-        sum += scores[size_t(j)];
-      }
-      float* o = out + (sq.q_begin + t) * s.n_heads * hd + h * hd;
-      std::memset(o, 0, sizeof(float) * size_t(hd));
-      const float inv = 1.0f / sum;
-      for (int64_t j = first; j < n_keys; ++j)
-        kernels::axpy(scores[size_t(j)] * inv, vrow[size_t(j)], o, hd, isa);
+      // Row j of the sequence sits in block block_table[j / block_size], slot j % block_size.
+      auto offset = [&](int64_t j) {
+        return (int64_t(sq.block_table[j / block_size]) * block_size + j % block_size) * kv_stride +
+               kvh * hd;
+      };
+      attend_one_query(
+          q + ((sq.q_begin + t) * s.n_heads + h) * hd, first, n_keys, hd, scale,
+          [&](int64_t j) { return k_pool + offset(j); }, [&](int64_t j) { return v_pool + offset(j); },
+          scores.data(), out + (sq.q_begin + t) * s.n_heads * hd + h * hd, isa);
     }
   });
 }
