@@ -40,6 +40,7 @@ GenerateResult generate(LlamaModel& model, const Tokenizer& tok, const std::vect
   std::string full;
   size_t emitted = 0;
   for (int64_t step = 0; step < max_new; ++step) {
+    if (opt.top_logprobs > 0) r.top_logprobs.push_back(top_logprobs(logits.data(), vocab, opt.top_logprobs));
     const int32_t id = sampler.sample(logits.data(), vocab);
     r.tokens.push_back(id);
     if (std::find(opt.eos_ids.begin(), opt.eos_ids.end(), id) != opt.eos_ids.end()) {

@@ -19,6 +19,7 @@ struct GenerateOptions {
   std::vector<int32_t> eos_ids;
   std::vector<std::string> stop;  // stop strings (not included in the output)
   int64_t context = 2048;         // KV-cache capacity
+  int top_logprobs = 0;           // > 0: keep the top-k log-probabilities of each generated token
 };
 
 struct GenerateResult {
@@ -27,6 +28,8 @@ struct GenerateResult {
   std::string finish_reason;    // "stop" or "length"
   double prefill_seconds = 0, decode_seconds = 0;
   int64_t prompt_tokens = 0;
+  // With top_logprobs k > 0: per generated token, the k most likely tokens at that position.
+  std::vector<std::vector<TokenLogprob>> top_logprobs;
 };
 
 // on_text(piece) receives text as it becomes final (complete UTF-8, not part of a stop string).

@@ -14,6 +14,23 @@ int32_t argmax(const float* logits, int64_t n) {
   return int32_t(best);
 }
 
+std::vector<TokenLogprob> top_logprobs(const float* logits, int64_t vocab, int k) {
+  const int64_t n = std::min<int64_t>(std::max(k, 0), vocab);
+  std::vector<int32_t> idx(static_cast<size_t>(vocab));
+  std::iota(idx.begin(), idx.end(), 0);
+  std::partial_sort(idx.begin(), idx.begin() + n, idx.end(), [&](int32_t a, int32_t b) {
+    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+  });
+  // log-sum-exp in double, shifted by the maximum.
+  const double mx = logits[argmax(logits, vocab)];
+  double sum = 0.0;
+  for (int64_t i = 0; i < vocab; ++i) sum += std::exp(double(logits[i]) - mx);
+  const double lse = mx + std::log(sum);
+  std::vector<TokenLogprob> out(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) out[size_t(i)] = {idx[size_t(i)], float(double(logits[idx[size_t(i)]]) - lse)};
+  return out;
+}
+
 int32_t Sampler::sample(const float* logits, int64_t vocab) {
   if (p_.temperature <= 0.0f) return argmax(logits, vocab);
   std::vector<int32_t> idx(static_cast<size_t>(vocab));

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <random>
+#include <vector>
 
 namespace quanta {
 
@@ -27,5 +28,13 @@ class Sampler {
 
 // Index of the largest logit (the first on ties).
 int32_t argmax(const float* logits, int64_t n);
+
+struct TokenLogprob {
+  int32_t id = 0;
+  float logprob = 0;  // natural log of softmax(logits)[id], temperature 1 (as OpenAI/vLLM report)
+};
+
+// The k most likely tokens of logits (vocab,), most likely first (ties: lower id first).
+std::vector<TokenLogprob> top_logprobs(const float* logits, int64_t vocab, int k);
 
 }  // namespace quanta

@@ -16,7 +16,7 @@ struct GenerateArgs {
   bool verbose = false, print_ids = false;
   int64_t max_tokens = 128, ctx = 2048;
   float temperature = 0.0f, top_p = 1.0f;
-  int top_k = 0;
+  int top_k = 0, logprobs = 0;
   uint64_t seed = 0;
   std::vector<std::string> stop;
 };
@@ -42,6 +42,7 @@ void run_generate(const GenerateArgs& a) {
   if (tok.eos_id() >= 0 && std::find(opt.eos_ids.begin(), opt.eos_ids.end(), tok.eos_id()) == opt.eos_ids.end())
     opt.eos_ids.push_back(tok.eos_id());
   opt.stop = a.stop;
+  opt.top_logprobs = a.logprobs;
   if (!a.chat) {
     std::fputs(text.c_str(), stdout);
   }
@@ -54,6 +55,11 @@ void run_generate(const GenerateArgs& a) {
   if (a.print_ids) {
     std::string line = "ids:";
     for (int32_t t : r.tokens) line += " " + std::to_string(t);
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
+  for (size_t i = 0; i < r.top_logprobs.size(); ++i) {
+    std::string line = fmt::format("logprobs {}:", i);
+    for (const TokenLogprob& t : r.top_logprobs[i]) line += fmt::format(" {}={:.5f}", t.id, t.logprob);
     std::fprintf(stderr, "%s\n", line.c_str());
   }
   if (a.verbose)
@@ -81,6 +87,10 @@ void add_generate(CLI::App& app) {
   cmd->add_option("--ctx", a->ctx, "context length (prompt + generated)")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_flag("-v,--verbose", a->verbose, "print token counts and speed to stderr");
   cmd->add_flag("--print-ids", a->print_ids, "print the generated token ids to stderr ('ids: ...')");
+  cmd->add_option("--logprobs", a->logprobs,
+                  "print the top-K log-probabilities of each generated token to stderr "
+                  "('logprobs STEP: ID=LOGPROB ...', most likely first)")
+      ->check(CLI::Range(0, 20));
   cmd->callback([a] { run_generate(*a); });
 }
 
