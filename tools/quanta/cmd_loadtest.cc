@@ -2,8 +2,11 @@
 // levels; prints TTFT and inter-token latency percentiles, output tokens/s and requests/s.
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <sstream>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "server/loadtest.h"
@@ -14,6 +17,7 @@ namespace {
 struct LoadtestArgs {
   server::LoadtestOptions o;
   std::string concurrency = "1,2,4,8,16";
+  std::string json_out;
   bool check_clean = false;
 };
 
@@ -44,8 +48,16 @@ void run_loadtest_cmd(const LoadtestArgs& a) {
               "ttft_p50", "ttft_p99", "itl_p50", "itl_p99", "out_tok/s", "req/s");
   double single = 0;
   bool all_ok = true;
+  nlohmann::json levels_json = nlohmann::json::array();
   for (int64_t c : levels) {
     const server::LoadtestResult r = server::run_loadtest(a.o, c);
+    // Milliseconds and field names as vLLM's `bench serve --save-result` (median = p50).
+    levels_json.push_back({{"max_concurrency", c}, {"completed", r.ok}, {"failed", r.failed},
+                           {"total_output_tokens", r.output_tokens}, {"duration", r.seconds},
+                           {"median_ttft_ms", r.ttft_p50 * 1e3}, {"p99_ttft_ms", r.ttft_p99 * 1e3},
+                           {"median_itl_ms", r.itl_p50 * 1e3}, {"p99_itl_ms", r.itl_p99 * 1e3},
+                           {"output_throughput", r.output_tok_s}, {"request_throughput", r.requests_s},
+                           {"input_len", a.o.prompt_len}, {"output_len", a.o.gen_len}});
     std::printf("%5lld %6lld %6lld %7lld %8.1fms %8.1fms %8.1fms %8.1fms %10.1f %8.2f\n", (long long)c,
                 (long long)r.ok, (long long)r.failed, (long long)r.aborted, r.ttft_p50 * 1e3,
                 r.ttft_p99 * 1e3, r.itl_p50 * 1e3, r.itl_p99 * 1e3, r.output_tok_s, r.requests_s);
@@ -61,6 +73,10 @@ void run_loadtest_cmd(const LoadtestArgs& a) {
       all_ok = all_ok && r.malformed_ok == a.o.malformed;
     }
     if (c != 1 && single > 0) std::printf("      output tok/s vs 1 stream: %.2fx\n", r.output_tok_s / single);
+  }
+  if (!a.json_out.empty()) {
+    std::ofstream f(a.json_out);
+    if (!(f << levels_json.dump(1) << "\n")) fail("--json: cannot write {}", a.json_out);
   }
   if (a.check_clean) {
     // Hung-up streams are noticed at their next write; give the server a moment.
@@ -95,6 +111,7 @@ void add_loadtest(CLI::App& app) {
   cmd->add_option("--abort-fraction", a->o.abort_fraction, "fraction of streams to hang up mid-stream")->capture_default_str()->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--malformed", a->o.malformed, "malformed requests per level (each must get a 4xx JSON error)")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", a->o.seed, "seed for prompts and hang-ups")->capture_default_str();
+  cmd->add_option("--json", a->json_out, "also write the results per level to this JSON file");
   cmd->add_flag("--check-clean", a->check_clean, "afterwards require 0 KV blocks in use and a live /health");
   cmd->callback([a] { run_loadtest_cmd(*a); });
 }
