@@ -62,6 +62,9 @@ else
   echo "note: $model missing; compress cases skipped"
 fi
 
+expect_error loadtest-json "--json: cannot write" loadtest --url http://127.0.0.1:1 --concurrency 1 --requests 1 \
+  --json "$tmp/nope/x.json"
+
 # Usage errors come from the flag parser (CLI11: its own non-zero codes), never a crash (>= 128).
 "$bin" generate >/dev/null 2>&1; rc=$?
 if [ "$rc" -ge 128 ] || [ "$rc" -eq 0 ]; then echo "FAIL usage: exit $rc"; fails=$((fails + 1)); else passes=$((passes + 1)); fi

@@ -46,6 +46,12 @@ void run_loadtest_cmd(const LoadtestArgs& a) {
               a.o.abort_fraction > 0 ? fmt::format(", {:.0f}% hang up mid-stream", a.o.abort_fraction * 100).c_str() : "");
   std::printf("%5s %6s %6s %7s %10s %10s %10s %10s %10s %8s\n", "conc", "ok", "fail", "abort",
               "ttft_p50", "ttft_p99", "itl_p50", "itl_p99", "out_tok/s", "req/s");
+  // Opened before the load so a bad path fails at once, not after minutes of requests.
+  std::ofstream json_file;
+  if (!a.json_out.empty()) {
+    json_file.open(a.json_out);
+    if (!json_file) fail("--json: cannot write {}", a.json_out);
+  }
   double single = 0;
   bool all_ok = true;
   nlohmann::json levels_json = nlohmann::json::array();
@@ -74,10 +80,8 @@ void run_loadtest_cmd(const LoadtestArgs& a) {
     }
     if (c != 1 && single > 0) std::printf("      output tok/s vs 1 stream: %.2fx\n", r.output_tok_s / single);
   }
-  if (!a.json_out.empty()) {
-    std::ofstream f(a.json_out);
-    if (!(f << levels_json.dump(1) << "\n")) fail("--json: cannot write {}", a.json_out);
-  }
+  if (json_file.is_open() && !(json_file << levels_json.dump(1) << "\n" << std::flush))
+    fail("--json: cannot write {}", a.json_out);
   if (a.check_clean) {
     // Hung-up streams are noticed at their next write; give the server a moment.
     double used = -1, running = -1;
