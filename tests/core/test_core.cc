@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <cmath>
 #include <vector>
 
@@ -31,6 +33,25 @@ TEST(ThreadPool, ManyShortSections) {
   for (int rep = 0; rep < 2000; ++rep)
     pool.parallel_for(10, [&](int64_t b, int64_t e, int) { sum += e - b; });
   EXPECT_EQ(sum.load(), 20000);
+}
+
+// A stalled thread (as when the OS deschedules a worker) holds up a call by at most its own
+// chunk: the others claim every chunk it has not started, and each thread keeps its own index.
+TEST(ThreadPool, OthersTakeTheChunksOfAStalledThread) {
+  ThreadPool pool(2);
+  const int64_t n = 64;
+  std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+  std::vector<int> runs(2, 0);  // chunks run per thread index, each written by one thread only
+  pool.parallel_for(n, [&](int64_t b, int64_t e, int th) {
+    ASSERT_TRUE(th == 0 || th == 1);
+    if (th == 1) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ++runs[size_t(th)];
+    for (int64_t i = b; i < e; ++i) hits[size_t(i)]++;
+  });
+  for (int64_t i = 0; i < n; ++i) EXPECT_EQ(hits[size_t(i)].load(), 1) << "i=" << i;
+  // 8 chunks for 2 threads: the stalled worker runs at most its first one.
+  EXPECT_LE(runs[1], 1);
+  EXPECT_EQ(runs[0] + runs[1], 8);
 }
 
 TEST(DType, Bf16RoundTripAndRounding) {
