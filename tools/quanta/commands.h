@@ -23,5 +23,6 @@ void add_serve(CLI::App& app);
 void add_loadtest(CLI::App& app);
 void add_plan(CLI::App& app);
 void add_report(CLI::App& app);
+void add_hellaswag(CLI::App& app);
 
 }  // namespace quanta::cli
