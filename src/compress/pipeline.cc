@@ -32,13 +32,6 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-uint64_t dir_bytes(const std::string& dir) {
-  uint64_t n = 0;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.is_regular_file()) n += e.file_size();
-  return n;
-}
-
 // "0.5" -> unstructured 50 %; "2:4" -> 2 of every 4 pruned.
 SparsityOptions parse_sparsity(const std::string& s) {
   SparsityOptions sp;
@@ -114,6 +107,13 @@ bool module_selected(const std::string& name, const std::vector<std::string>& ta
   for (const auto& t : targets) hit = hit || t == "Linear" || entry_matches(t, name);
   for (const auto& i : ignore) hit = hit && !entry_matches(i, name);
   return hit;
+}
+
+uint64_t dir_bytes(const std::string& dir) {
+  uint64_t n = 0;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_regular_file()) n += e.file_size();
+  return n;
 }
 
 uint64_t peak_rss_bytes() {

@@ -56,6 +56,9 @@ CompressReport compress_model(const CompressOptions& opt,
                               const std::function<void(int64_t, int64_t)>& progress = {},
                               const std::function<void(LlamaModel&)>& on_compressed = {});
 
+// Bytes of the regular files directly in folder `dir` (a model folder's size on disk).
+uint64_t dir_bytes(const std::string& dir);
+
 // Peak resident set size of this process in bytes (0 if unknown).
 uint64_t peak_rss_bytes();
 

@@ -58,11 +58,8 @@ WeightBytes weight_bytes_read(const LlamaModel& model) {
 
 double weight_bytes_per_token(const LlamaModel& model) { return weight_bytes_read(model).total(); }
 
-SpeedResult measure_speed(LlamaModel& model, int64_t prompt_tokens, int64_t decode_tokens) {
+TokensPerSecond measure_prefill_decode(LlamaModel& model, int64_t prompt_tokens, int64_t decode_tokens) {
   const ModelConfig& c = model.config();
-  SpeedResult r;
-  r.prompt_tokens = prompt_tokens;
-  r.decode_tokens = decode_tokens;
   std::vector<int32_t> prompt(static_cast<size_t>(prompt_tokens));
   for (int64_t i = 0; i < prompt_tokens; ++i) prompt[size_t(i)] = int32_t((i * 7919 + 13) % c.vocab_size);
   KvCache cache = model.make_cache(prompt_tokens + decode_tokens);
@@ -71,9 +68,10 @@ SpeedResult measure_speed(LlamaModel& model, int64_t prompt_tokens, int64_t deco
   model.forward(prompt.data(), std::min<int64_t>(prompt_tokens, 16), cache, logits.data(), 1);
   cache.clear();
 
+  TokensPerSecond r;
   double t0 = now_s();
   model.forward(prompt.data(), prompt_tokens, cache, logits.data(), 1);
-  r.prefill_tok_s = double(prompt_tokens) / (now_s() - t0);
+  r.prefill = double(prompt_tokens) / (now_s() - t0);
 
   int32_t tok = 0;
   t0 = now_s();
@@ -81,7 +79,18 @@ SpeedResult measure_speed(LlamaModel& model, int64_t prompt_tokens, int64_t deco
     tok = int32_t((tok + 7919 * (i + 1)) % c.vocab_size);
     model.forward(&tok, 1, cache, logits.data(), 1);
   }
-  r.decode_tok_s = double(decode_tokens) / (now_s() - t0);
+  r.decode = double(decode_tokens) / (now_s() - t0);
+  return r;
+}
+
+SpeedResult measure_speed(LlamaModel& model, int64_t prompt_tokens, int64_t decode_tokens) {
+  const ModelConfig& c = model.config();
+  SpeedResult r;
+  r.prompt_tokens = prompt_tokens;
+  r.decode_tokens = decode_tokens;
+  const TokensPerSecond tps = measure_prefill_decode(model, prompt_tokens, decode_tokens);
+  r.prefill_tok_s = tps.prefill;
+  r.decode_tok_s = tps.decode;
 
   const double kv_row_bytes = 2.0 * double(c.n_layers * c.n_heads_kv * c.head_dim) * sizeof(float);
   const double mean_ctx = double(prompt_tokens) + double(decode_tokens) / 2.0;

@@ -35,6 +35,14 @@ struct SpeedResult {
 // weight_bytes_read(model).total().
 double weight_bytes_per_token(const LlamaModel& model);
 
+// Prefill tok/s of one prompt of prompt_tokens, then decode tok/s of decode_tokens single-token
+// steps after it (one sequence, after a short warm-up); no bandwidth measurement.
+struct TokensPerSecond {
+  double prefill = 0, decode = 0;
+};
+TokensPerSecond measure_prefill_decode(LlamaModel& model, int64_t prompt_tokens, int64_t decode_tokens);
+
+// measure_prefill_decode plus the decode roofline (two bandwidth measurements).
 SpeedResult measure_speed(LlamaModel& model, int64_t prompt_tokens, int64_t decode_tokens);
 
 }  // namespace quanta

@@ -119,15 +119,6 @@ bool malformed_one(httplib::Client& cli, const LoadtestOptions& o, int kind) {
 
 }  // namespace
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const double r = p / 100.0 * double(v.size() - 1);
-  const size_t lo = size_t(r);
-  const size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (r - double(lo));
-}
-
 std::string http_get(const std::string& url, const std::string& path, const std::string& api_key) {
   httplib::Client cli(url);
   auto res = cli.Get(path.c_str(), auth(api_key));

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "eval/serving_load.h"
+
 namespace quanta::server {
 
 struct LoadtestOptions {
@@ -34,8 +36,8 @@ struct LoadtestResult {
   std::string first_error;
 };
 
-// p in [0, 100], linear interpolation between order statistics; 0 for an empty set.
-double percentile(std::vector<double> v, double p);
+// eval/serving_load.h: p in [0, 100], linear interpolation between order statistics.
+using quanta::percentile;
 
 LoadtestResult run_loadtest(const LoadtestOptions& opt, int64_t concurrency);
 

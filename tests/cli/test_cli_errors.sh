@@ -65,6 +65,17 @@ fi
 expect_error loadtest-json "--json: cannot write" loadtest --url http://127.0.0.1:1 --concurrency 1 --requests 1 \
   --json "$tmp/nope/x.json"
 
+# report: a bad --schemes entry and an existing --out are refused before any work; nothing is written.
+printf 'some text\n' >"$tmp/wiki.txt"
+printf 'ctx\n1\na\nb\nc\nd\n' >"$tmp/hs.txt"
+r=(report --model "$tmp/m" --text "$tmp/wiki.txt" --hellaswag "$tmp/hs.txt")
+expect_error report-bad-scheme "'W5A16'" "${r[@]}" --schemes F32,W5A16 --out "$tmp/r1"
+expect_error report-bad-group ":gN" "${r[@]}" --schemes F32,W4A16:64 --out "$tmp/r1"
+[ ! -e "$tmp/r1" ] || { echo "FAIL report errors left $tmp/r1"; fails=$((fails + 1)); }
+mkdir -p "$tmp/r2" && echo keep >"$tmp/r2/file"
+expect_error report-out-exists "pass --overwrite" "${r[@]}" --schemes F32,W8A16 --out "$tmp/r2"
+[ "$(cat "$tmp/r2/file")" = keep ] || { echo "FAIL report out-exists touched the folder"; fails=$((fails + 1)); }
+
 # Usage errors come from the flag parser (CLI11: its own non-zero codes), never a crash (>= 128).
 "$bin" generate >/dev/null 2>&1; rc=$?
 if [ "$rc" -ge 128 ] || [ "$rc" -eq 0 ]; then echo "FAIL usage: exit $rc"; fails=$((fails + 1)); else passes=$((passes + 1)); fi

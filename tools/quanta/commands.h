@@ -22,5 +22,7 @@ void add_verify(CLI::App& app);
 void add_serve(CLI::App& app);
 void add_loadtest(CLI::App& app);
 void add_plan(CLI::App& app);
+void add_report(CLI::App& app);
+void add_hellaswag(CLI::App& app);
 
 }  // namespace quanta::cli

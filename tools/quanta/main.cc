@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   quanta::cli::add_serve(app);
   quanta::cli::add_loadtest(app);
   quanta::cli::add_plan(app);
+  quanta::cli::add_report(app);
+  quanta::cli::add_hellaswag(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
