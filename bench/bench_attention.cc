@@ -1,9 +1,12 @@
 // kernels::attend_update, single thread, per ISA level and KV dtype: one decode step of one
 // SmolLM2-135M KV head (head_dim 64, the GQA group's 3 query heads together) over n cached
 // positions, K/V rows 3 heads apart as in the cache. KV_B/s counts the K and V bytes read.
+// attention_per_position: the previous f32 path for comparison (one kernels::dot and one
+// kernels::axpy call per position and query head, exact two-pass softmax, each head reading K/V).
 // Run: quanta_bench --benchmark_filter=attention --benchmark_min_time=0.2
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -13,6 +16,7 @@
 #include "core/dtype.h"
 #include "kernels/attention.h"
 #include "kernels/isa.h"
+#include "kernels/matmul.h"
 
 namespace quanta::kernels {
 namespace {
@@ -56,7 +60,40 @@ void bm_attention(benchmark::State& state, Isa isa, DType t, int64_t n) {
                                                 benchmark::Counter::kIs1000);
 }
 
+void bm_attention_per_position(benchmark::State& state, Isa isa, int64_t n) {
+  const int64_t stride = kHeadsKv * kHeadDim;
+  const std::vector<float> k = random_floats(n * stride, 1), v = random_floats(n * stride, 2);
+  const std::vector<float> q = random_floats(kGroup * kHeadDim, 3);
+  std::vector<float> scores(static_cast<size_t>(n)), out(kGroup * kHeadDim);
+  const float scale = 1.0f / std::sqrt(float(kHeadDim));
+  for (auto _ : state) {
+    for (int64_t h = 0; h < kGroup; ++h) {
+      float mx = -INFINITY, sum = 0.0f;
+      for (int64_t j = 0; j < n; ++j) {
+        scores[size_t(j)] = dot(q.data() + h * kHeadDim, k.data() + j * stride, kHeadDim, isa) * scale;
+        mx = std::max(mx, scores[size_t(j)]);
+      }
+      for (int64_t j = 0; j < n; ++j) sum += (scores[size_t(j)] = std::exp(scores[size_t(j)] - mx));
+      float* o = out.data() + h * kHeadDim;
+      std::fill(o, o + kHeadDim, 0.0f);
+      for (int64_t j = 0; j < n; ++j) axpy(scores[size_t(j)] / sum, v.data() + j * stride, o, kHeadDim, isa);
+    }
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["KV_B/s"] = benchmark::Counter(double(2 * n * kHeadDim) * sizeof(float),
+                                                benchmark::Counter::kIsIterationInvariantRate,
+                                                benchmark::Counter::kIs1000);
+}
+
 bool register_all() {
+  for (Isa isa : supported_isas())
+    for (int64_t n : kPositions) {
+      const std::string name = "attention_per_position/" + std::string(isa_name(isa)) + "/F32/n=" +
+                               std::to_string(n);
+      benchmark::RegisterBenchmark(name.c_str(), bm_attention_per_position, isa, n)
+          ->Unit(benchmark::kMicrosecond);
+    }
   for (Isa isa : supported_isas())
     for (DType t : kKvTypes)
       for (int64_t n : kPositions) {
