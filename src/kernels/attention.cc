@@ -25,9 +25,12 @@ void attend_update(const float* q, int64_t n_q, int64_t hd, float scale, const v
   if (n == 0 || n_q == 0) return;
   QUANTA_ASSERT(static_cast<int>(isa) <= static_cast<int>(detected_isa()));
   switch (isa) {
-    case Isa::kScalar: return ref::attend_update(q, n_q, hd, scale, k, v, kv_type, kv_stride, n, m, l, acc);
-    case Isa::kAvx2: return avx2::attend_update(q, n_q, hd, scale, k, v, kv_type, kv_stride, n, m, l, acc);
-    case Isa::kAvx512: return avx512::attend_update(q, n_q, hd, scale, k, v, kv_type, kv_stride, n, m, l, acc);
+    case Isa::kScalar:
+      return ref::attend_update(q, n_q, hd, scale, k, v, kv_type, kv_stride, n, m, l, acc);
+    case Isa::kAvx2:
+      return avx2::attend_update(q, n_q, hd, scale, k, v, kv_type, kv_stride, n, m, l, acc);
+    case Isa::kAvx512:
+      return avx512::attend_update(q, n_q, hd, scale, k, v, kv_type, kv_stride, n, m, l, acc);
   }
 }
 
@@ -38,7 +41,8 @@ void attend_merge(int64_t n_q, int64_t hd, float* m_a, float* l_a, float* acc_a,
     const float mx = std::max(m_a[i], m_b[i]);
     const float ea = l_a[i] == 0.0f ? 0.0f : std::exp(m_a[i] - mx);
     const float eb = std::exp(m_b[i] - mx);
-    for (int64_t d = 0; d < hd; ++d) acc_a[i * hd + d] = acc_a[i * hd + d] * ea + acc_b[i * hd + d] * eb;
+    for (int64_t d = 0; d < hd; ++d)
+      acc_a[i * hd + d] = acc_a[i * hd + d] * ea + acc_b[i * hd + d] * eb;
     l_a[i] = l_a[i] * ea + l_b[i] * eb;
     m_a[i] = mx;
   }

@@ -20,9 +20,16 @@ constexpr int64_t kLanes = 8;
 constexpr int64_t kBlock = 16;  // positions per block: two vectors of scores
 constexpr int kMaxQ = 4;        // queries sharing one pass over K/V (a GQA group of up to 4)
 
-template <DType T> struct Storage { using type = uint16_t; };
-template <> struct Storage<DType::kF32> { using type = float; };
-template <DType T> using StorageT = typename Storage<T>::type;
+template <DType T>
+struct Storage {
+  using type = uint16_t;
+};
+template <>
+struct Storage<DType::kF32> {
+  using type = float;
+};
+template <DType T>
+using StorageT = typename Storage<T>::type;
 
 int64_t min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
 float max_f(float a, float b) { return a > b ? a : b; }
@@ -82,7 +89,8 @@ __m256 exp_ps(__m256 x) {
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
   const __m256 y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  const __m256i e =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
 }
 
@@ -117,8 +125,8 @@ void update(const float* q, int64_t hd, float scale, const StorageT<T>* k, const
       const __m256 mxv = _mm256_set1_ps(mx);
       const __m256 p0 = _mm256_and_ps(exp_ps(_mm256_sub_ps(s0, mxv)), _mm256_castsi256_ps(m0));
       const __m256 p1 = _mm256_and_ps(exp_ps(_mm256_sub_ps(s1, mxv)), _mm256_castsi256_ps(m1));
-      corr[i] = m[i] == -__builtin_inff() ? 0.0f
-                                          : _mm256_cvtss_f32(exp_ps(_mm256_set1_ps(m[i] - mx)));
+      corr[i] =
+          m[i] == -__builtin_inff() ? 0.0f : _mm256_cvtss_f32(exp_ps(_mm256_set1_ps(m[i] - mx)));
       l[i] = l[i] * corr[i] + hsum(_mm256_add_ps(p0, p1));
       m[i] = mx;
       _mm256_store_ps(s[i], p0);
@@ -129,14 +137,17 @@ void update(const float* q, int64_t hd, float scale, const StorageT<T>* k, const
       const __m256i mk = lanes(hd - c);
       __m256 a[NQ];
       for (int i = 0; i < NQ; ++i)
-        a[i] = _mm256_mul_ps(load<DType::kF32>(acc + i * hd + c, hd - c, mk), _mm256_set1_ps(corr[i]));
+        a[i] =
+            _mm256_mul_ps(load<DType::kF32>(acc + i * hd + c, hd - c, mk), _mm256_set1_ps(corr[i]));
       for (int64_t j = 0; j < nb; ++j) {
         const __m256 vv = load<T>(v + (j0 + j) * stride + c, hd - c, mk);
         for (int i = 0; i < NQ; ++i) a[i] = _mm256_fmadd_ps(_mm256_set1_ps(s[i][j]), vv, a[i]);
       }
       for (int i = 0; i < NQ; ++i) {
-        if (hd - c >= kLanes) _mm256_storeu_ps(acc + i * hd + c, a[i]);
-        else _mm256_maskstore_ps(acc + i * hd + c, mk, a[i]);
+        if (hd - c >= kLanes)
+          _mm256_storeu_ps(acc + i * hd + c, a[i]);
+        else
+          _mm256_maskstore_ps(acc + i * hd + c, mk, a[i]);
       }
     }
   }
@@ -151,10 +162,18 @@ void update_all(const float* q, int64_t n_q, int64_t hd, float scale, const void
     const float* qi = q + i0 * hd;
     float* ai = acc + i0 * hd;
     switch (min_i64(kMaxQ, n_q - i0)) {
-      case 1: update<T, 1>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai); break;
-      case 2: update<T, 2>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai); break;
-      case 3: update<T, 3>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai); break;
-      default: update<T, 4>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai); break;
+      case 1:
+        update<T, 1>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai);
+        break;
+      case 2:
+        update<T, 2>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai);
+        break;
+      case 3:
+        update<T, 3>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai);
+        break;
+      default:
+        update<T, 4>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai);
+        break;
     }
   }
 }
@@ -165,9 +184,12 @@ void attend_update(const float* q, int64_t n_q, int64_t hd, float scale, const v
                    const void* v, DType kv_type, int64_t kv_stride, int64_t n, float* m, float* l,
                    float* acc) {
   switch (kv_type) {
-    case DType::kF16: return update_all<DType::kF16>(q, n_q, hd, scale, k, v, kv_stride, n, m, l, acc);
-    case DType::kBF16: return update_all<DType::kBF16>(q, n_q, hd, scale, k, v, kv_stride, n, m, l, acc);
-    default: return update_all<DType::kF32>(q, n_q, hd, scale, k, v, kv_stride, n, m, l, acc);
+    case DType::kF16:
+      return update_all<DType::kF16>(q, n_q, hd, scale, k, v, kv_stride, n, m, l, acc);
+    case DType::kBF16:
+      return update_all<DType::kBF16>(q, n_q, hd, scale, k, v, kv_stride, n, m, l, acc);
+    default:
+      return update_all<DType::kF32>(q, n_q, hd, scale, k, v, kv_stride, n, m, l, acc);
   }
 }
 

@@ -3,8 +3,9 @@
 // Per block of kBlock = 16 positions (one vector of scores per query): the n_q <= kMaxQ queries'
 // dot products with each key (one pass over the block's K rows, kept as n_q accumulators), the
 // block max, p = exp(s - m_new) vectorised, then one pass over the block's V rows per 16-wide
-// slice of head_dim adding p_ij v_j into the n_q accumulators (rescaled once by exp(m_old - m_new)).
-// F16 rows widen with vcvtph2ps, BF16 by a 16-bit shift; head_dim tails use masked loads/stores.
+// slice of head_dim adding p_ij v_j into the n_q accumulators (rescaled once by exp(m_old -
+// m_new)). F16 rows widen with vcvtph2ps, BF16 by a 16-bit shift; head_dim tails use masked
+// loads/stores.
 //
 // Note: built with -mavx512f/bw/vl/dq (and AVX2/FMA/F16C); like matmul_avx512.cc it must not
 // instantiate standard-library templates or call inline functions from shared headers.
@@ -30,9 +31,16 @@ constexpr int64_t kLanes = 16;
 constexpr int64_t kBlock = 16;  // positions per block: one vector of scores
 constexpr int kMaxQ = 4;        // queries sharing one pass over K/V (a GQA group of up to 4)
 
-template <DType T> struct Storage { using type = uint16_t; };
-template <> struct Storage<DType::kF32> { using type = float; };
-template <DType T> using StorageT = typename Storage<T>::type;
+template <DType T>
+struct Storage {
+  using type = uint16_t;
+};
+template <>
+struct Storage<DType::kF32> {
+  using type = float;
+};
+template <DType T>
+using StorageT = typename Storage<T>::type;
 
 int64_t min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
 float max_f(float a, float b) { return a > b ? a : b; }
@@ -47,8 +55,10 @@ __m512 load(const StorageT<T>* p, __mmask16 mk) {
     return _mm512_maskz_loadu_ps(mk, p);
   } else {
     const __m256i h = _mm256_maskz_loadu_epi16(mk, p);
-    if constexpr (T == DType::kF16) return _mm512_cvtph_ps(h);
-    else return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    if constexpr (T == DType::kF16)
+      return _mm512_cvtph_ps(h);
+    else
+      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
   }
 }
 
@@ -98,8 +108,8 @@ void update(const float* q, int64_t hd, float scale, const StorageT<T>* k, const
       const __m512 sv = _mm512_mask_load_ps(_mm512_set1_ps(-__builtin_inff()), mb, s[i]);
       const float mx = max_f(m[i], _mm512_reduce_max_ps(sv));
       const __m512 p = _mm512_maskz_mov_ps(mb, exp_ps(_mm512_sub_ps(sv, _mm512_set1_ps(mx))));
-      corr[i] = m[i] == -__builtin_inff() ? 0.0f
-                                          : _mm512_cvtss_f32(exp_ps(_mm512_set1_ps(m[i] - mx)));
+      corr[i] =
+          m[i] == -__builtin_inff() ? 0.0f : _mm512_cvtss_f32(exp_ps(_mm512_set1_ps(m[i] - mx)));
       l[i] = l[i] * corr[i] + _mm512_reduce_add_ps(p);
       m[i] = mx;
       _mm512_store_ps(s[i], p);
@@ -128,10 +138,18 @@ void update_all(const float* q, int64_t n_q, int64_t hd, float scale, const void
     const float* qi = q + i0 * hd;
     float* ai = acc + i0 * hd;
     switch (min_i64(kMaxQ, n_q - i0)) {
-      case 1: update<T, 1>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai); break;
-      case 2: update<T, 2>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai); break;
-      case 3: update<T, 3>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai); break;
-      default: update<T, 4>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai); break;
+      case 1:
+        update<T, 1>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai);
+        break;
+      case 2:
+        update<T, 2>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai);
+        break;
+      case 3:
+        update<T, 3>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai);
+        break;
+      default:
+        update<T, 4>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai);
+        break;
     }
   }
 }
@@ -142,9 +160,12 @@ void attend_update(const float* q, int64_t n_q, int64_t hd, float scale, const v
                    const void* v, DType kv_type, int64_t kv_stride, int64_t n, float* m, float* l,
                    float* acc) {
   switch (kv_type) {
-    case DType::kF16: return update_all<DType::kF16>(q, n_q, hd, scale, k, v, kv_stride, n, m, l, acc);
-    case DType::kBF16: return update_all<DType::kBF16>(q, n_q, hd, scale, k, v, kv_stride, n, m, l, acc);
-    default: return update_all<DType::kF32>(q, n_q, hd, scale, k, v, kv_stride, n, m, l, acc);
+    case DType::kF16:
+      return update_all<DType::kF16>(q, n_q, hd, scale, k, v, kv_stride, n, m, l, acc);
+    case DType::kBF16:
+      return update_all<DType::kBF16>(q, n_q, hd, scale, k, v, kv_stride, n, m, l, acc);
+    default:
+      return update_all<DType::kF32>(q, n_q, hd, scale, k, v, kv_stride, n, m, l, acc);
   }
 }
 

@@ -7,8 +7,9 @@ namespace quanta {
 
 PagedKvCache::PagedKvCache(int64_t n_layers, int64_t n_blocks, int64_t block_size,
                            int64_t n_heads_kv, int64_t head_dim, DType dtype)
-    : dtype_(dtype), elem_(dtype_size(dtype)), n_layers_(n_layers), n_blocks_(n_blocks), block_size_(block_size),
-      row_(n_heads_kv * head_dim), layer_stride_(n_blocks * block_size * row_) {
+    : dtype_(dtype), elem_(dtype_size(dtype)), n_layers_(n_layers), n_blocks_(n_blocks),
+      block_size_(block_size), row_(n_heads_kv * head_dim),
+      layer_stride_(n_blocks * block_size * row_) {
   if (n_blocks <= 0 || block_size <= 0)
     fail("KV cache: need at least one block of at least one token (got {} blocks of {})", n_blocks,
          block_size);
