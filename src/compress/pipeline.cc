@@ -176,7 +176,9 @@ CompressReport compress_model(const CompressOptions& opt,
              cols % 64 == 0 ? 64 : 32);
     }
   }
-  KvCache cache = model.make_cache(calibrate ? opt.seq_len : 1);
+  // Note: calibration keeps an f32 KV cache whatever the serving default, so the captured
+  // activations (and the compressed weights) match the full-precision reference forward.
+  KvCache cache = model.make_cache(calibrate ? opt.seq_len : 1, DType::kF32);
   const int64_t d = c.hidden_size;
   std::map<std::string, QuantizedWeight> quantized;
 

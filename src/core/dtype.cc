@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "core/error.h"
+
 namespace quanta {
 namespace {
 
@@ -77,6 +79,20 @@ uint16_t f32_to_f16(float f) {
   }
   uint32_t r = abs + 0xfffu + ((abs >> 13) & 1u);  // round mantissa to 10 bits, ties to even
   return sign | uint16_t(((r >> 13) - (112u << 10)) & 0x7fffu);
+}
+
+void f32_to_dtype(const float* src, DType t, void* dst, int64_t n) {
+  if (t == DType::kF32) {
+    std::memcpy(dst, src, size_t(n) * sizeof(float));
+  } else if (t == DType::kF16) {
+    auto* d = static_cast<uint16_t*>(dst);
+    for (int64_t i = 0; i < n; ++i) d[i] = f32_to_f16(src[i]);
+  } else if (t == DType::kBF16) {
+    auto* d = static_cast<uint16_t*>(dst);
+    for (int64_t i = 0; i < n; ++i) d[i] = f32_to_bf16(src[i]);
+  } else {
+    fail("conversion from f32 to {} not supported (expected F32, F16 or BF16)", dtype_name(t));
+  }
 }
 
 }  // namespace quanta

@@ -37,4 +37,8 @@ inline uint16_t f32_to_bf16(float f) {
 float f16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float f);  // round to nearest even
 
+// dst (n values of dtype t: F32, F16 or BF16) <- src (n,) f32, rounded to nearest even
+// (KV cache writes). Throws quanta::Error for any other dtype.
+void f32_to_dtype(const float* src, DType t, void* dst, int64_t n);
+
 }  // namespace quanta

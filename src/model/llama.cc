@@ -166,8 +166,13 @@ LlamaModel LlamaModel::load(const std::string& dir, WeightMode mode) {
 
 size_t LlamaModel::weight_bytes() const { return store_.total_bytes(); }
 
-KvCache LlamaModel::make_cache(int64_t capacity) const {
-  return KvCache(config_.n_layers, capacity, config_.n_heads_kv, config_.head_dim);
+void LlamaModel::set_kv_type(DType t) {
+  check_kv_dtype(t);
+  kv_type_ = t;
+}
+
+KvCache LlamaModel::make_cache(int64_t capacity, DType kv_type) const {
+  return KvCache(config_.n_layers, capacity, config_.n_heads_kv, config_.head_dim, kv_type);
 }
 
 const std::vector<std::string>& LlamaModel::linear_names() {
@@ -223,6 +228,8 @@ void LlamaModel::layer_forward(int64_t l, float* x, int64_t T, KvCache& cache,
          cache.capacity());
   xn_.resize(size_t(T * d));
   q_.resize(size_t(T * qdim));
+  k_.resize(size_t(T * kvdim));
+  v_.resize(size_t(T * kvdim));
   attn_.resize(size_t(T * qdim));
   gate_.resize(size_t(T * ff));
   up_.resize(size_t(T * ff));
@@ -238,8 +245,8 @@ void LlamaModel::layer_forward(int64_t l, float* x, int64_t T, KvCache& cache,
   };
   const LlamaLayer& L = layers_[size_t(l)];
   const ops::AttentionShape shape{c.n_heads, c.n_heads_kv, hd, c.sliding_window};
-  float* kc = cache.k(l) + pos0 * kvdim;
-  float* vc = cache.v(l) + pos0 * kvdim;
+  float* kc = k_.data();
+  float* vc = v_.data();
   // Attention block: x += o_proj(attn(rope(q), rope(k), v)) on rmsnorm(x).
   ops::rmsnorm(x, L.attn_norm.data(), T, d, c.rms_norm_eps, xn_.data());
   hook("self_attn.q_proj", xn_.data());
@@ -254,7 +261,9 @@ void LlamaModel::layer_forward(int64_t l, float* x, int64_t T, KvCache& cache,
   }
   ops::rope_apply(q_.data(), T, c.n_heads, hd, pos0, inv_freq_);
   ops::rope_apply(kc, T, c.n_heads_kv, hd, pos0, inv_freq_);
-  ops::attention(q_.data(), T, pos0, cache.k(l), cache.v(l), shape, attn_.data(), pool);
+  cache.write(l, pos0, kc, vc, T);  // rounded to the cache's dtype: attention reads them back
+  ops::attention(q_.data(), T, pos0, cache.k(l), cache.v(l), cache.dtype(), shape, attn_.data(),
+                 pool);
   hook("self_attn.o_proj", attn_.data());
   ops::linear(attn_.data(), T, L.wo, nullptr, xn_.data(), pool);
   for (int64_t i = 0; i < T * d; ++i) x[i] += xn_[size_t(i)];

@@ -63,7 +63,13 @@ class LlamaModel {
   const MatrixView& embedding() const { return embed_; }
   const MatrixView& lm_head() const { return lm_head_; }
 
-  KvCache make_cache(int64_t capacity) const;
+  // KV caches are made in kv_type() (F32, F16 or BF16; default kDefaultKvType); set_kv_type
+  // throws quanta::Error for any other dtype.
+  static constexpr DType kDefaultKvType = DType::kF16;
+  DType kv_type() const { return kv_type_; }
+  void set_kv_type(DType t);
+  KvCache make_cache(int64_t capacity) const { return make_cache(capacity, kv_type_); }
+  KvCache make_cache(int64_t capacity, DType kv_type) const;
 
   // Runs tokens[0..T) at positions cache.n_past() .. + T - 1 and appends their K/V to the cache.
   // If logits is non-null, writes the logits of the last n_logits tokens: (n_logits, vocab).
@@ -102,6 +108,7 @@ class LlamaModel {
   std::vector<LlamaLayer> layers_;
   std::vector<float> inv_freq_;
   ThreadPool* pool_ = nullptr;
+  DType kv_type_ = kDefaultKvType;
   // Dynamic per-token activation quantization (W8A8 / FP8_DYNAMIC folders): each Linear's input
   // is quantized and dequantized per token before the (dequantized-weight) matmul, which gives
   // the numerics of an int8 x int8 / fp8 x fp8 kernel.

@@ -15,7 +15,8 @@
 namespace quanta {
 
 PagedKvCache LlamaModel::make_paged_cache(int64_t n_blocks, int64_t block_size) const {
-  return PagedKvCache(config_.n_layers, n_blocks, block_size, config_.n_heads_kv, config_.head_dim);
+  return PagedKvCache(config_.n_layers, n_blocks, block_size, config_.n_heads_kv, config_.head_dim,
+                      kv_type_);
 }
 
 void LlamaModel::forward_batch(const std::vector<BatchSeq>& seqs, PagedKvCache& cache,
@@ -66,13 +67,12 @@ void LlamaModel::forward_batch(const std::vector<BatchSeq>& seqs, PagedKvCache& 
       const ops::PagedSeq& p = ps[i];
       ops::rope_apply(q.data() + p.q_begin * qdim, p.n_q, c.n_heads, hd, p.pos0, inv_freq_);
       ops::rope_apply(k.data() + p.q_begin * kvdim, p.n_q, c.n_heads_kv, hd, p.pos0, inv_freq_);
-      for (int64_t t = 0; t < p.n_q; ++t) {
-        std::copy_n(k.data() + (p.q_begin + t) * kvdim, kvdim, cache.k_at(l, *seqs[i].kv, p.pos0 + t));
-        std::copy_n(v.data() + (p.q_begin + t) * kvdim, kvdim, cache.v_at(l, *seqs[i].kv, p.pos0 + t));
-      }
+      for (int64_t t = 0; t < p.n_q; ++t)
+        cache.write(l, *seqs[i].kv, p.pos0 + t, k.data() + (p.q_begin + t) * kvdim,
+                    v.data() + (p.q_begin + t) * kvdim);
     }
     ops::paged_attention(q.data(), ps.data(), int64_t(ps.size()), cache.k(l), cache.v(l),
-                         cache.block_size(), shape, attn.data(), pool);
+                         cache.dtype(), cache.block_size(), shape, attn.data(), pool);
     act_quant(attn.data(), qdim);
     ops::linear(attn.data(), N, L.wo, nullptr, xn.data(), pool);
     for (int64_t i = 0; i < N * d; ++i) x[size_t(i)] += xn[size_t(i)];

@@ -1,18 +1,21 @@
 #include "model/paged_kv_cache.h"
 
 #include "core/error.h"
+#include "model/kv_cache.h"
 
 namespace quanta {
 
 PagedKvCache::PagedKvCache(int64_t n_layers, int64_t n_blocks, int64_t block_size,
-                           int64_t n_heads_kv, int64_t head_dim)
-    : n_layers_(n_layers), n_blocks_(n_blocks), block_size_(block_size),
-      row_(n_heads_kv * head_dim), layer_stride_(n_blocks * block_size * row_) {
+                           int64_t n_heads_kv, int64_t head_dim, DType dtype)
+    : dtype_(dtype), elem_(dtype_size(dtype)), n_layers_(n_layers), n_blocks_(n_blocks),
+      block_size_(block_size), row_(n_heads_kv * head_dim),
+      layer_stride_(n_blocks * block_size * row_) {
   if (n_blocks <= 0 || block_size <= 0)
     fail("KV cache: need at least one block of at least one token (got {} blocks of {})", n_blocks,
          block_size);
-  k_.resize(size_t(n_layers_ * layer_stride_));
-  v_.resize(size_t(n_layers_ * layer_stride_));
+  check_kv_dtype(dtype);
+  k_.resize(size_t(n_layers_ * layer_stride_) * elem_);
+  v_.resize(size_t(n_layers_ * layer_stride_) * elem_);
   free_.reserve(size_t(n_blocks));
   for (int64_t b = n_blocks - 1; b >= 0; --b) free_.push_back(int32_t(b));
 }
@@ -38,6 +41,13 @@ int64_t PagedKvCache::offset(const SeqBlocks& s, int64_t p) const {
   QUANTA_ASSERT(p >= 0 && p / block_size_ < int64_t(s.table.size()));
   const int64_t block = s.table[size_t(p / block_size_)];
   return (block * block_size_ + p % block_size_) * row_;
+}
+
+void PagedKvCache::write(int64_t layer, const SeqBlocks& s, int64_t p, const float* k,
+                         const float* v) {
+  const size_t at = size_t(layer * layer_stride_ + offset(s, p)) * elem_;
+  f32_to_dtype(k, dtype_, k_.data() + at, row_);
+  f32_to_dtype(v, dtype_, v_.data() + at, row_);
 }
 
 }  // namespace quanta

@@ -1,12 +1,15 @@
-// Paged KV cache, f32: one pool of fixed-size blocks shared by all sequences (vLLM's
-// PagedAttention layout). A sequence owns a block table (block ids in position order); position p
-// lives in block table[p / block_size], slot p % block_size. Blocks come from a free list and go
-// back to it the moment a sequence is released.
+// Paged KV cache: one pool of fixed-size blocks shared by all sequences (vLLM's PagedAttention
+// layout), stored as F32, F16 or BF16 (converted when written). A sequence owns a block table
+// (block ids in position order); position p lives in block table[p / block_size], slot
+// p % block_size. Blocks come from a free list and go back to it the moment a sequence is
+// released.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <vector>
+
+#include "core/dtype.h"
 
 namespace quanta {
 
@@ -18,16 +21,17 @@ struct SeqBlocks {
 
 class PagedKvCache {
  public:
-  // Per layer: k/v pools of (n_blocks, block_size, n_heads_kv, head_dim).
+  // Per layer: k/v pools of (n_blocks, block_size, n_heads_kv, head_dim) in dtype.
   PagedKvCache(int64_t n_layers, int64_t n_blocks, int64_t block_size, int64_t n_heads_kv,
-               int64_t head_dim);
+               int64_t head_dim, DType dtype = DType::kF32);
 
+  DType dtype() const { return dtype_; }
   int64_t n_blocks() const { return n_blocks_; }
   int64_t block_size() const { return block_size_; }
   int64_t n_free() const { return int64_t(free_.size()); }
   int64_t n_used() const { return n_blocks_ - n_free(); }
   int64_t row() const { return row_; }  // n_heads_kv * head_dim
-  size_t bytes() const { return (k_.size() + v_.size()) * sizeof(float); }
+  size_t bytes() const { return k_.size() + v_.size(); }
   // Blocks needed to hold n positions.
   int64_t blocks_for(int64_t n) const { return (n + block_size_ - 1) / block_size_; }
 
@@ -37,17 +41,19 @@ class PagedKvCache {
   // Returns all of seq's blocks to the free list and empties it.
   void release(SeqBlocks& seq);
 
-  float* k(int64_t layer) { return k_.data() + layer * layer_stride_; }
-  float* v(int64_t layer) { return v_.data() + layer * layer_stride_; }
-  // Address of position p's K (or V) row of a sequence in layer `layer`.
-  float* k_at(int64_t layer, const SeqBlocks& s, int64_t p) { return k(layer) + offset(s, p); }
-  float* v_at(int64_t layer, const SeqBlocks& s, int64_t p) { return v(layer) + offset(s, p); }
+  // Layer l's K or V pool, in dtype().
+  const void* k(int64_t layer) const { return k_.data() + size_t(layer * layer_stride_) * elem_; }
+  const void* v(int64_t layer) const { return v_.data() + size_t(layer * layer_stride_) * elem_; }
+  // Stores k, v (row,) f32 as position p of sequence s in layer l.
+  void write(int64_t layer, const SeqBlocks& s, int64_t p, const float* k, const float* v);
 
  private:
   int64_t offset(const SeqBlocks& s, int64_t p) const;
 
+  DType dtype_;
+  size_t elem_;  // bytes per value
   int64_t n_layers_, n_blocks_, block_size_, row_, layer_stride_;
-  std::vector<float> k_, v_;
+  std::vector<uint8_t> k_, v_;
   std::vector<int32_t> free_;  // a stack: the most recently freed block is reused first
 };
 

@@ -5,43 +5,78 @@
 #include <cstring>
 #include <vector>
 
+#include "core/error.h"
+#include "kernels/attention.h"
 #include "kernels/matmul.h"
-#include "ops/attention_row.h"
 
 namespace quanta::ops {
 
 namespace {
 
-// Decode and short chunks: one query at a time, dot products against each cached key.
-void attention_rows(const float* q, int64_t T, int64_t pos0, const float* k, const float* v,
-                    const AttentionShape& s, float* out, ThreadPool& pool) {
+void check_kv_type(DType t) {
+  if (t != DType::kF32 && t != DType::kF16 && t != DType::kBF16)
+    fail("attention: KV cache dtype {} not supported (expected F32, F16 or BF16)", dtype_name(t));
+}
+
+// Positions per split of one query row's keys: a split is one task, so a decode step (1 row x 3
+// KV heads for SmolLM2) still has work for every thread at long contexts; below this many keys the
+// merge costs more than the balance gains.
+constexpr int64_t kMinSplitKeys = 128;
+
+// Decode and short chunks: per (query row, KV head, split of the keys) the streamed-softmax
+// kernel over the group's query heads at once, so K and V are read once per KV head; the splits'
+// states are merged afterwards.
+void attention_rows(const float* q, int64_t T, int64_t pos0, const void* k, const void* v,
+                    DType kv_type, const AttentionShape& s, float* out, ThreadPool& pool) {
   const int64_t hd = s.head_dim;
   const int64_t group = s.n_heads / s.n_heads_kv;
   const int64_t kv_stride = s.n_heads_kv * hd;
+  const size_t es = dtype_size(kv_type);
   const float scale = 1.0f / std::sqrt(float(hd));
   const kernels::Isa isa = kernels::active_isa();
-  pool.parallel_for(T * s.n_heads, [&](int64_t begin, int64_t end, int) {
-    std::vector<float> scores(static_cast<size_t>(pos0 + T));
+  const int64_t rows = T * s.n_heads_kv;
+  const int64_t max_keys = s.window > 0 ? std::min(pos0 + T, s.window) : pos0 + T;
+  const int64_t want = (2 * int64_t(pool.size()) + rows - 1) / rows;
+  const int64_t n_split = std::max<int64_t>(1, std::min(want, max_keys / kMinSplitKeys));
+  // State per task: m (group), l (group), acc (group, hd).
+  const int64_t state = group * (hd + 2);
+  std::vector<float> states(size_t(rows * n_split * state));
+  pool.parallel_for(rows * n_split, [&](int64_t begin, int64_t end, int) {
     for (int64_t task = begin; task < end; ++task) {
-      const int64_t t = task / s.n_heads;
-      const int64_t h = task % s.n_heads;
-      const int64_t kvh = h / group;
+      const int64_t row = task / n_split, split = task % n_split;
+      const int64_t t = row / s.n_heads_kv, kvh = row % s.n_heads_kv;
       const int64_t n_keys = pos0 + t + 1;
       const int64_t first = s.window > 0 ? std::max<int64_t>(0, n_keys - s.window) : 0;
-      attend_one_query(
-          q + (t * s.n_heads + h) * hd, first, n_keys, hd, scale,
-          [&](int64_t j) { return k + j * kv_stride + kvh * hd; },
-          [&](int64_t j) { return v + j * kv_stride + kvh * hd; }, scores.data(),
-          out + t * s.n_heads * hd + h * hd, isa);
+      const int64_t per = (n_keys - first + n_split - 1) / n_split;
+      const int64_t j0 = std::min(n_keys, first + split * per), j1 = std::min(n_keys, j0 + per);
+      float* m = states.data() + task * state;
+      float* l = m + group;
+      float* acc = l + group;
+      kernels::attend_init(group, hd, m, l, acc);
+      const size_t at = size_t(j0 * kv_stride + kvh * hd) * es;
+      kernels::attend_update(q + (t * s.n_heads + kvh * group) * hd, group, hd, scale,
+                             static_cast<const uint8_t*>(k) + at, static_cast<const uint8_t*>(v) + at,
+                             kv_type, kv_stride, j1 - j0, m, l, acc, isa);
     }
   });
+  for (int64_t row = 0; row < rows; ++row) {
+    float* m = states.data() + row * n_split * state;
+    float* l = m + group;
+    float* acc = l + group;
+    for (int64_t split = 1; split < n_split; ++split) {
+      const float* mb = m + split * state;
+      kernels::attend_merge(group, hd, m, l, acc, mb, mb + group, mb + 2 * group);
+    }
+    const int64_t t = row / s.n_heads_kv, kvh = row % s.n_heads_kv;
+    kernels::attend_finish(group, hd, l, acc, out + (t * s.n_heads + kvh * group) * hd, hd);
+  }
 }
 
 // Prefill: per query head, S = Q_h K_h^T and O_h = softmax(S) V_h as two matmuls over
 // contiguous copies of the head's Q, K and V^T (the masked upper triangle is computed and
 // discarded: cheaper than a dot product call per key).
-void attention_blocked(const float* q, int64_t T, int64_t pos0, const float* k, const float* v,
-                       const AttentionShape& s, float* out, ThreadPool& pool) {
+void attention_blocked(const float* q, int64_t T, int64_t pos0, const void* k, const void* v,
+                       DType kv_type, const AttentionShape& s, float* out, ThreadPool& pool) {
   const int64_t hd = s.head_dim, n_keys = pos0 + T;
   const int64_t group = s.n_heads / s.n_heads_kv;
   const int64_t kv_stride = s.n_heads_kv * hd, q_stride = s.n_heads * hd;
@@ -50,15 +85,20 @@ void attention_blocked(const float* q, int64_t T, int64_t pos0, const float* k, 
   pool.parallel_for(s.n_heads, [&](int64_t h0, int64_t h1, int) {
     std::vector<float> qh(static_cast<size_t>(T * hd)), kh(static_cast<size_t>(n_keys * hd));
     std::vector<float> vt(static_cast<size_t>(hd * n_keys)), sc(static_cast<size_t>(T * n_keys));
+    std::vector<float> vrow(static_cast<size_t>(hd));
+    const size_t es = dtype_size(kv_type);
+    const auto* kb = static_cast<const uint8_t*>(k);
+    const auto* vb = static_cast<const uint8_t*>(v);
     int64_t loaded_kv = -1;
     for (int64_t h = h0; h < h1; ++h) {
       const int64_t kvh = h / group;
       if (kvh != loaded_kv) {
-        for (int64_t j = 0; j < n_keys; ++j)
-          for (int64_t i = 0; i < hd; ++i) {
-            kh[size_t(j * hd + i)] = k[j * kv_stride + kvh * hd + i];
-            vt[size_t(i * n_keys + j)] = v[j * kv_stride + kvh * hd + i];
-          }
+        for (int64_t j = 0; j < n_keys; ++j) {
+          const size_t at = size_t(j * kv_stride + kvh * hd) * es;
+          kernels::to_f32(kb + at, kv_type, kh.data() + j * hd, hd, isa);
+          kernels::to_f32(vb + at, kv_type, vrow.data(), hd, isa);
+          for (int64_t i = 0; i < hd; ++i) vt[size_t(i * n_keys + j)] = vrow[size_t(i)];
+        }
         loaded_kv = kvh;
       }
       for (int64_t t = 0; t < T; ++t)
@@ -89,12 +129,13 @@ constexpr int64_t kBlockedFrom = 16;
 
 }  // namespace
 
-void attention(const float* q, int64_t T, int64_t pos0, const float* k, const float* v,
-               const AttentionShape& s, float* out, ThreadPool& pool) {
+void attention(const float* q, int64_t T, int64_t pos0, const void* k, const void* v,
+               DType kv_type, const AttentionShape& s, float* out, ThreadPool& pool) {
+  check_kv_type(kv_type);
   if (T >= kBlockedFrom)
-    attention_blocked(q, T, pos0, k, v, s, out, pool);
+    attention_blocked(q, T, pos0, k, v, kv_type, s, out, pool);
   else
-    attention_rows(q, T, pos0, k, v, s, out, pool);
+    attention_rows(q, T, pos0, k, v, kv_type, s, out, pool);
 }
 
 }  // namespace quanta::ops

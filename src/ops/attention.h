@@ -1,8 +1,10 @@
-// Causal grouped-query attention of T new queries over a KV cache, f32, exact softmax.
+// Causal grouped-query attention of T new queries over a KV cache stored as F32, F16 or BF16,
+// exact softmax (computed in f32).
 #pragma once
 
 #include <cstdint>
 
+#include "core/dtype.h"
 #include "core/thread_pool.h"
 
 namespace quanta::ops {
@@ -15,9 +17,11 @@ struct AttentionShape {
 };
 
 // q (T, n_heads, hd): queries of positions pos0 .. pos0+T-1.
-// k, v (pos0+T, n_heads_kv, hd): cached keys/values of positions 0 .. pos0+T-1.
+// k, v (pos0+T, n_heads_kv, hd) in kv_type: cached keys/values of positions 0 .. pos0+T-1.
 // out (T, n_heads * hd). Query head h reads kv head h / (n_heads / n_heads_kv).
-void attention(const float* q, int64_t T, int64_t pos0, const float* k, const float* v,
-               const AttentionShape& s, float* out, ThreadPool& pool);
+// Few queries (decode): the streamed-softmax kernel (kernels/attention.h), the query heads of a
+// GQA group together, a long context split across threads; many (prefill): two matmuls per head.
+void attention(const float* q, int64_t T, int64_t pos0, const void* k, const void* v,
+               DType kv_type, const AttentionShape& s, float* out, ThreadPool& pool);
 
 }  // namespace quanta::ops

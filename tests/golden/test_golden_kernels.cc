@@ -47,9 +47,11 @@ double ppl_of(LlamaModel& m, const std::vector<int32_t>& ids) {
 }
 
 // Logits after each of `ids` fed one token at a time: (n, vocab).
+// Note: f32 KV, so the comparison measures the weight kernels, not K/V values that differ in their
+// last f32 bits rounding to neighbouring f16 values.
 std::vector<float> decode_logits(LlamaModel& m, const std::vector<int32_t>& ids) {
   const int64_t v = m.config().vocab_size;
-  KvCache cache = m.make_cache(int64_t(ids.size()));
+  KvCache cache = m.make_cache(int64_t(ids.size()), DType::kF32);
   std::vector<float> out(ids.size() * size_t(v));
   for (size_t i = 0; i < ids.size(); ++i) m.forward(&ids[i], 1, cache, out.data() + i * size_t(v), 1);
   return out;

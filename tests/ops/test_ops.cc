@@ -5,6 +5,7 @@
 #include <random>
 #include <vector>
 
+#include "core/dtype.h"
 #include "core/thread_pool.h"
 #include "ops/attention.h"
 #include "ops/norm.h"
@@ -24,17 +25,35 @@ std::vector<float> random_vec(size_t n, uint32_t seed) {
   return v;
 }
 
+// K/V (n,) f32 stored as t; returns the bytes and sets f to the stored values.
+std::vector<uint8_t> store_as(DType t, std::vector<float>& f) {
+  std::vector<uint8_t> out(f.size() * dtype_size(t));
+  f32_to_dtype(f.data(), t, out.data(), int64_t(f.size()));
+  for (size_t i = 0; i < f.size(); ++i) {
+    if (t == DType::kF16) f[i] = f16_to_f32(reinterpret_cast<const uint16_t*>(out.data())[i]);
+    if (t == DType::kBF16) f[i] = bf16_to_f32(reinterpret_cast<const uint16_t*>(out.data())[i]);
+  }
+  return out;
+}
+
 TEST(Ops, AttentionMatchesNaiveGqa) {
   ThreadPool pool(2);
-  // T = 7 takes the per-query path, T = 20 the blocked (matmul) path.
-  for (auto [window, T] : {std::pair<int64_t, int64_t>{0, 7}, {5, 7}, {0, 20}, {5, 20}, {0, 33}}) {
+  struct Case {
+    int64_t window, T, pos0;
+  };
+  // T = 1, 7 take the per-query (streamed) path, T = 20, 33 the blocked (matmul) path; T = 1 at
+  // pos0 = 300 splits the keys across the threads and merges.
+  for (DType t_kv : {DType::kF32, DType::kF16, DType::kBF16})
+    for (auto [window, T, pos0] : {Case{0, 7, 9}, Case{5, 7, 9}, Case{0, 20, 9}, Case{5, 20, 9},
+                                   Case{0, 33, 9}, Case{0, 1, 300}, Case{40, 1, 300}}) {
     const AttentionShape s{6, 2, 16, window};
-    const int64_t pos0 = 9, n = pos0 + T;
+    const int64_t n = pos0 + T;
     const auto q = random_vec(size_t(T * s.n_heads * s.head_dim), 1);
-    const auto k = random_vec(size_t(n * s.n_heads_kv * s.head_dim), 2);
-    const auto v = random_vec(size_t(n * s.n_heads_kv * s.head_dim), 3);
+    auto k = random_vec(size_t(n * s.n_heads_kv * s.head_dim), 2);
+    auto v = random_vec(size_t(n * s.n_heads_kv * s.head_dim), 3);
+    const std::vector<uint8_t> kb = store_as(t_kv, k), vb = store_as(t_kv, v);
     std::vector<float> out(size_t(T * s.n_heads * s.head_dim));
-    attention(q.data(), T, pos0, k.data(), v.data(), s, out.data(), pool);
+    attention(q.data(), T, pos0, kb.data(), vb.data(), t_kv, s, out.data(), pool);
     for (int64_t t = 0; t < T; ++t)
       for (int64_t h = 0; h < s.n_heads; ++h) {
         const int64_t kvh = h / (s.n_heads / s.n_heads_kv), last = pos0 + t;
@@ -55,7 +74,7 @@ TEST(Ops, AttentionMatchesNaiveGqa) {
           for (int64_t j = first; j <= last; ++j)
             o += w[size_t(j - first)] / sum * v[size_t((j * s.n_heads_kv + kvh) * s.head_dim + i)];
           EXPECT_NEAR(out[size_t((t * s.n_heads + h) * s.head_dim + i)], o, kOpsTol * 10)
-              << "t=" << t << " h=" << h << " i=" << i << " window=" << window << " T=" << T;
+              << "t=" << t << " h=" << h << " i=" << i << " window=" << window << " T=" << T << " kv " << dtype_name(t_kv);
         }
       }
   }

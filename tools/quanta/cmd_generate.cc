@@ -12,6 +12,7 @@ namespace {
 
 struct GenerateArgs {
   std::string model, prompt, system;
+  std::string kv_type = "f16";
   bool chat = false;
   bool verbose = false, print_ids = false;
   int64_t max_tokens = 128, ctx = 2048;
@@ -23,6 +24,7 @@ struct GenerateArgs {
 
 void run_generate(const GenerateArgs& a) {
   LlamaModel model = LlamaModel::load(a.model);
+  model.set_kv_type(parse_kv_type(a.kv_type));
   Tokenizer tok = Tokenizer::load(a.model);
   const GenerationConfig gen = load_generation_config(a.model, model.config());
   std::string text = a.prompt;
@@ -75,6 +77,7 @@ void add_generate(CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();
   auto* cmd = app.add_subcommand("generate", "Generate text from a prompt, streaming tokens to stdout");
   cmd->add_option("--model", a->model, "Hugging Face model folder")->required();
+  add_kv_type_option(cmd, a->kv_type);
   cmd->add_option("--prompt", a->prompt, "prompt text (with --chat: the user message)")->required();
   cmd->add_flag("--chat", a->chat, "format the prompt with the model's chat template");
   cmd->add_option("--system", a->system, "system message (with --chat)");

@@ -11,6 +11,7 @@ namespace {
 
 struct InfoArgs {
   std::string model;
+  std::string kv_type = "f16";
   int64_t ctx = 2048;
 };
 
@@ -26,7 +27,9 @@ void run_info(const InfoArgs& a) {
   const ModelConfig& c = m.config();
   std::map<std::string, int64_t> by_dtype;
   for (const auto& [name, t] : m.store().tensors()) by_dtype[std::string(dtype_name(t.dtype))] += t.numel();
-  const double kv = 2.0 * double(c.n_layers * a.ctx * c.n_heads_kv * c.head_dim) * sizeof(float);
+  m.set_kv_type(parse_kv_type(a.kv_type));
+  const double kv =
+      2.0 * double(c.n_layers * a.ctx * c.n_heads_kv * c.head_dim) * double(dtype_size(m.kv_type()));
   fmt::print("model          {}\n", a.model);
   fmt::print("architecture   {} ({})\n", c.architecture, c.model_type);
   fmt::print("layers         {}  hidden {}  ffn {}  heads {} / kv {}  head_dim {}\n", c.n_layers,
@@ -37,7 +40,7 @@ void run_info(const InfoArgs& a) {
   for (const auto& [dt, n] : by_dtype) fmt::print("dtype          {}: {} parameters\n", dt, n);
   fmt::print("size on disk   {:.1f} MiB\n", double(dir_bytes(a.model)) / 1048576.0);
   fmt::print("weights memory {:.1f} MiB (mmap'd as stored)\n", double(m.weight_bytes()) / 1048576.0);
-  fmt::print("KV cache       {:.1f} MiB at context {} (f32)\n", kv / 1048576.0, a.ctx);
+  fmt::print("KV cache       {:.1f} MiB at context {} ({})\n", kv / 1048576.0, a.ctx, a.kv_type);
   fmt::print("kernels        {} (detected {})\n", kernels::isa_name(kernels::active_isa()),
              kernels::isa_name(kernels::detected_isa()));
 }
@@ -49,6 +52,7 @@ void add_info(CLI::App& app) {
   auto* cmd = app.add_subcommand("info", "Architecture, parameters, dtypes, size on disk and memory");
   cmd->add_option("--model", args->model, "Hugging Face model folder")->required();
   cmd->add_option("--ctx", args->ctx, "context length for the KV-cache estimate")->capture_default_str();
+  add_kv_type_option(cmd, args->kv_type);
   cmd->callback([args] { run_info(*args); });
 }
 

@@ -20,6 +20,7 @@ namespace {
 
 struct ServeArgs {
   std::string model, host = "127.0.0.1", api_key, name;
+  std::string kv_type = "f16";
   int port = 8000;
   int64_t max_batch = 8, ctx = 2048, kv_blocks = 0, block_size = 16, prefill_chunk = 128;
   size_t max_body = 1 << 20;
@@ -44,6 +45,7 @@ void run_serve(const ServeArgs& a) {
   signal(SIGPIPE, SIG_IGN);  // a client that hangs up mid-stream is a failed write, not a kill
 
   LlamaModel model = LlamaModel::load(a.model);
+  model.set_kv_type(parse_kv_type(a.kv_type));
   Tokenizer tok = Tokenizer::load(a.model);
   const GenerationConfig gen = load_generation_config(a.model, model.config());
   EngineOptions eo;
@@ -68,12 +70,13 @@ void run_serve(const ServeArgs& a) {
   const EngineOptions& o = engine.options();
   std::fprintf(stderr,
                "quanta serve: %s on http://%s:%d (max batch %lld, context %lld, %lld KV blocks of %lld "
-               "tokens, %.0f MB)%s\n",
+               "tokens, %.0f MB %s)%s\n",
                so.model_name.c_str(), a.host.c_str(), port, (long long)o.max_batch, (long long)o.ctx,
                (long long)o.kv_blocks, (long long)o.block_size,
                double(o.kv_blocks * o.block_size) * double(model.config().n_layers * 2 *
-                   model.config().n_heads_kv * model.config().head_dim * 4) / 1e6,
-               a.api_key.empty() ? "" : ", API key required");
+                   model.config().n_heads_kv * model.config().head_dim) *
+                   double(dtype_size(model.kv_type())) / 1e6,
+               a.kv_type.c_str(), a.api_key.empty() ? "" : ", API key required");
   std::thread waiter([&] {
     unsigned char sig = 0;
     while (read(g_signal_pipe[0], &sig, 1) < 0 && errno == EINTR) {
@@ -97,6 +100,7 @@ void add_serve(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
   auto* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server (continuous batching, paged KV cache)");
   cmd->add_option("--model", a->model, "Hugging Face model folder")->required();
+  add_kv_type_option(cmd, a->kv_type);
   cmd->add_option("--host", a->host, "address to listen on")->capture_default_str();
   cmd->add_option("--port", a->port, "port (0: any free port)")->capture_default_str()->check(CLI::Range(0, 65535));
   cmd->add_option("--api-key", a->api_key, "require 'Authorization: Bearer KEY' on /v1/ routes");

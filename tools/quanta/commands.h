@@ -7,8 +7,17 @@
 #include <CLI/CLI.hpp>
 
 #include "core/error.h"
+#include "model/kv_cache.h"
 
 namespace quanta::cli {
+
+// --kv-type f32|f16|bf16 on the commands that run the model; default: the model's
+// (LlamaModel::kDefaultKvType).
+inline CLI::Option* add_kv_type_option(CLI::App* cmd, std::string& kv_type) {
+  return cmd->add_option("--kv-type", kv_type, "KV cache storage: f32, f16 or bf16")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"f32", "f16", "bf16"}));
+}
 
 void add_info(CLI::App& app);
 void add_generate(CLI::App& app);

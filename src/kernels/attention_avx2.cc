@@ -1,0 +1,196 @@
+// AVX2 (with FMA and F16C) streamed-softmax attention update. Contract in kernels/attention.h.
+//
+// Same blocking as attention_avx512.cc (see its header comment) with 8 lanes: a block of
+// kBlock = 16 positions is two vectors of scores per query. F16 rows widen with vcvtph2ps, BF16 by
+// a 16-bit shift; head_dim tails load through masks (f32) or a zeroed copy (16-bit types, which
+// have no masked load before AVX-512).
+//
+// Note: built with -mavx2 -mfma -mf16c; like matmul_avx2.cc it must not instantiate
+// standard-library templates or call inline functions from shared headers.
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "kernels/attention.h"
+
+namespace quanta::kernels::avx2 {
+namespace {
+
+constexpr int64_t kLanes = 8;
+constexpr int64_t kBlock = 16;  // positions per block: two vectors of scores
+constexpr int kMaxQ = 4;        // queries sharing one pass over K/V (a GQA group of up to 4)
+
+template <DType T>
+struct Storage {
+  using type = uint16_t;
+};
+template <>
+struct Storage<DType::kF32> {
+  using type = float;
+};
+template <DType T>
+using StorageT = typename Storage<T>::type;
+
+int64_t min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
+float max_f(float a, float b) { return a > b ? a : b; }
+
+// All-ones in the first n lanes (n >= kLanes: all).
+__m256i lanes(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n < kLanes ? n : kLanes)),
+                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+template <DType T>
+__m256 widen(__m128i h) {
+  if constexpr (T == DType::kF16) return _mm256_cvtph_ps(h);
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+// 8 values of storage type T from p as f32; only the first n (1..8) are read, the rest are 0.
+template <DType T>
+__m256 load(const StorageT<T>* p, int64_t n, __m256i mk) {
+  if constexpr (T == DType::kF32) {
+    if (n >= kLanes) return _mm256_loadu_ps(p);
+    return _mm256_maskload_ps(p, mk);
+  } else {
+    if (n >= kLanes) return widen<T>(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    alignas(16) uint16_t tmp[kLanes] = {};
+    for (int64_t i = 0; i < n; ++i) tmp[i] = p[i];
+    return widen<T>(_mm_load_si128(reinterpret_cast<const __m128i*>(tmp)));
+  }
+}
+
+float hsum(__m256 x) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+float hmax(__m256 x) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// exp(x) for x <= 88: Cephes' expf, as in attention_avx512.cc (x clamped at -87 so that the
+// exponent 2^n, built in the integer unit, stays a normal number).
+__m256 exp_ps(__m256 x) {
+  x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.0f)), _mm256_set1_ps(-87.0f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  const __m256 y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i e =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+template <DType T, int NQ>
+void update(const float* q, int64_t hd, float scale, const StorageT<T>* k, const StorageT<T>* v,
+            int64_t stride, int64_t n, float* m, float* l, float* acc) {
+  alignas(32) float s[NQ][kBlock];
+  const __m256 neg_inf = _mm256_set1_ps(-__builtin_inff());
+  for (int64_t j0 = 0; j0 < n; j0 += kBlock) {
+    const int64_t nb = min_i64(kBlock, n - j0);
+    // Scores of the block: s[i][j] = scale * q_i . k_{j0+j}.
+    for (int64_t j = 0; j < nb; ++j) {
+      const StorageT<T>* kj = k + (j0 + j) * stride;
+      __m256 d[NQ];
+      for (int i = 0; i < NQ; ++i) d[i] = _mm256_setzero_ps();
+      for (int64_t c = 0; c < hd; c += kLanes) {
+        const __m256i mk = lanes(hd - c);
+        const __m256 kv = load<T>(kj + c, hd - c, mk);
+        for (int i = 0; i < NQ; ++i)
+          d[i] = _mm256_fmadd_ps(load<DType::kF32>(q + i * hd + c, hd - c, mk), kv, d[i]);
+      }
+      for (int i = 0; i < NQ; ++i) s[i][j] = hsum(d[i]) * scale;
+    }
+    // Online softmax step: new max, rescale factor of the old state, p = exp(s - max).
+    const __m256i m0 = lanes(nb), m1 = lanes(nb - kLanes);
+    float corr[NQ];
+    for (int i = 0; i < NQ; ++i) {
+      const __m256 s0 = _mm256_blendv_ps(neg_inf, _mm256_load_ps(s[i]), _mm256_castsi256_ps(m0));
+      const __m256 s1 =
+          _mm256_blendv_ps(neg_inf, _mm256_load_ps(s[i] + kLanes), _mm256_castsi256_ps(m1));
+      const float mx = max_f(m[i], hmax(_mm256_max_ps(s0, s1)));
+      const __m256 mxv = _mm256_set1_ps(mx);
+      const __m256 p0 = _mm256_and_ps(exp_ps(_mm256_sub_ps(s0, mxv)), _mm256_castsi256_ps(m0));
+      const __m256 p1 = _mm256_and_ps(exp_ps(_mm256_sub_ps(s1, mxv)), _mm256_castsi256_ps(m1));
+      corr[i] =
+          m[i] == -__builtin_inff() ? 0.0f : _mm256_cvtss_f32(exp_ps(_mm256_set1_ps(m[i] - mx)));
+      l[i] = l[i] * corr[i] + hsum(_mm256_add_ps(p0, p1));
+      m[i] = mx;
+      _mm256_store_ps(s[i], p0);
+      _mm256_store_ps(s[i] + kLanes, p1);
+    }
+    // acc_i = acc_i * corr_i + sum_j p_ij v_{j0+j}, one 8-wide slice of head_dim at a time.
+    for (int64_t c = 0; c < hd; c += kLanes) {
+      const __m256i mk = lanes(hd - c);
+      __m256 a[NQ];
+      for (int i = 0; i < NQ; ++i)
+        a[i] =
+            _mm256_mul_ps(load<DType::kF32>(acc + i * hd + c, hd - c, mk), _mm256_set1_ps(corr[i]));
+      for (int64_t j = 0; j < nb; ++j) {
+        const __m256 vv = load<T>(v + (j0 + j) * stride + c, hd - c, mk);
+        for (int i = 0; i < NQ; ++i) a[i] = _mm256_fmadd_ps(_mm256_set1_ps(s[i][j]), vv, a[i]);
+      }
+      for (int i = 0; i < NQ; ++i) {
+        if (hd - c >= kLanes)
+          _mm256_storeu_ps(acc + i * hd + c, a[i]);
+        else
+          _mm256_maskstore_ps(acc + i * hd + c, mk, a[i]);
+      }
+    }
+  }
+}
+
+template <DType T>
+void update_all(const float* q, int64_t n_q, int64_t hd, float scale, const void* k, const void* v,
+                int64_t stride, int64_t n, float* m, float* l, float* acc) {
+  const auto* kt = static_cast<const StorageT<T>*>(k);
+  const auto* vt = static_cast<const StorageT<T>*>(v);
+  for (int64_t i0 = 0; i0 < n_q; i0 += kMaxQ) {
+    const float* qi = q + i0 * hd;
+    float* ai = acc + i0 * hd;
+    switch (min_i64(kMaxQ, n_q - i0)) {
+      case 1:
+        update<T, 1>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai);
+        break;
+      case 2:
+        update<T, 2>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai);
+        break;
+      case 3:
+        update<T, 3>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai);
+        break;
+      default:
+        update<T, 4>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai);
+        break;
+    }
+  }
+}
+
+}  // namespace
+
+void attend_update(const float* q, int64_t n_q, int64_t hd, float scale, const void* k,
+                   const void* v, DType kv_type, int64_t kv_stride, int64_t n, float* m, float* l,
+                   float* acc) {
+  switch (kv_type) {
+    case DType::kF16:
+      return update_all<DType::kF16>(q, n_q, hd, scale, k, v, kv_stride, n, m, l, acc);
+    case DType::kBF16:
+      return update_all<DType::kBF16>(q, n_q, hd, scale, k, v, kv_stride, n, m, l, acc);
+    default:
+      return update_all<DType::kF32>(q, n_q, hd, scale, k, v, kv_stride, n, m, l, acc);
+  }
+}
+
+}  // namespace quanta::kernels::avx2

@@ -1,0 +1,172 @@
+// AVX-512 streamed-softmax attention update. Contract in kernels/attention.h.
+//
+// Per block of kBlock = 16 positions (one vector of scores per query): the n_q <= kMaxQ queries'
+// dot products with each key (one pass over the block's K rows, kept as n_q accumulators), the
+// block max, p = exp(s - m_new) vectorised, then one pass over the block's V rows per 16-wide
+// slice of head_dim adding p_ij v_j into the n_q accumulators (rescaled once by exp(m_old -
+// m_new)). F16 rows widen with vcvtph2ps, BF16 by a 16-bit shift; head_dim tails use masked
+// loads/stores.
+//
+// Note: built with -mavx512f/bw/vl/dq (and AVX2/FMA/F16C); like matmul_avx512.cc it must not
+// instantiate standard-library templates or call inline functions from shared headers.
+// GCC 12's own AVX-512 intrinsics trip -Wuninitialized (_mm512_undefined_ps; GCC bug 105593).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+#include <cstdint>
+
+#include "kernels/attention.h"
+
+namespace quanta::kernels::avx512 {
+namespace {
+
+constexpr int64_t kLanes = 16;
+constexpr int64_t kBlock = 16;  // positions per block: one vector of scores
+constexpr int kMaxQ = 4;        // queries sharing one pass over K/V (a GQA group of up to 4)
+
+template <DType T>
+struct Storage {
+  using type = uint16_t;
+};
+template <>
+struct Storage<DType::kF32> {
+  using type = float;
+};
+template <DType T>
+using StorageT = typename Storage<T>::type;
+
+int64_t min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
+float max_f(float a, float b) { return a > b ? a : b; }
+
+// The first n lanes (n >= kLanes: all).
+__mmask16 lanes(int64_t n) { return n >= kLanes ? __mmask16(0xffff) : __mmask16((1u << n) - 1u); }
+
+// 16 values of storage type T from p as f32; lanes outside mk are 0 and not read.
+template <DType T>
+__m512 load(const StorageT<T>* p, __mmask16 mk) {
+  if constexpr (T == DType::kF32) {
+    return _mm512_maskz_loadu_ps(mk, p);
+  } else {
+    const __m256i h = _mm256_maskz_loadu_epi16(mk, p);
+    if constexpr (T == DType::kF16)
+      return _mm512_cvtph_ps(h);
+    else
+      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+}
+
+// exp(x) for x <= 88 (here x = s - max <= 0): Cephes' expf (range reduction by ln 2 in two
+// parts, degree-6 polynomial, ~1 ulp); x is clamped at -87 so 2^n stays normal (exp(-87) =
+// 1.6e-38 stands in for the 0 that std::exp gives below -103; against a running sum >= 1 it is
+// below f32 resolution).
+__m512 exp_ps(__m512 x) {
+  x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.0f)), _mm512_set1_ps(-87.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  const __m512 y = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return _mm512_scalef_ps(y, n);
+}
+
+template <DType T, int NQ>
+void update(const float* q, int64_t hd, float scale, const StorageT<T>* k, const StorageT<T>* v,
+            int64_t stride, int64_t n, float* m, float* l, float* acc) {
+  alignas(64) float s[NQ][kBlock];
+  for (int64_t j0 = 0; j0 < n; j0 += kBlock) {
+    const int64_t nb = min_i64(kBlock, n - j0);
+    // Scores of the block: s[i][j] = scale * q_i . k_{j0+j}.
+    for (int64_t j = 0; j < nb; ++j) {
+      const StorageT<T>* kj = k + (j0 + j) * stride;
+      __m512 d[NQ];
+      for (int i = 0; i < NQ; ++i) d[i] = _mm512_setzero_ps();
+      for (int64_t c = 0; c < hd; c += kLanes) {
+        const __mmask16 mk = lanes(hd - c);
+        const __m512 kv = load<T>(kj + c, mk);
+        for (int i = 0; i < NQ; ++i)
+          d[i] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, q + i * hd + c), kv, d[i]);
+      }
+      for (int i = 0; i < NQ; ++i) s[i][j] = _mm512_reduce_add_ps(d[i]) * scale;
+    }
+    // Online softmax step: new max, rescale factor of the old state, p = exp(s - max).
+    const __mmask16 mb = lanes(nb);
+    float corr[NQ];
+    for (int i = 0; i < NQ; ++i) {
+      const __m512 sv = _mm512_mask_load_ps(_mm512_set1_ps(-__builtin_inff()), mb, s[i]);
+      const float mx = max_f(m[i], _mm512_reduce_max_ps(sv));
+      const __m512 p = _mm512_maskz_mov_ps(mb, exp_ps(_mm512_sub_ps(sv, _mm512_set1_ps(mx))));
+      corr[i] =
+          m[i] == -__builtin_inff() ? 0.0f : _mm512_cvtss_f32(exp_ps(_mm512_set1_ps(m[i] - mx)));
+      l[i] = l[i] * corr[i] + _mm512_reduce_add_ps(p);
+      m[i] = mx;
+      _mm512_store_ps(s[i], p);
+    }
+    // acc_i = acc_i * corr_i + sum_j p_ij v_{j0+j}, one 16-wide slice of head_dim at a time.
+    for (int64_t c = 0; c < hd; c += kLanes) {
+      const __mmask16 mk = lanes(hd - c);
+      __m512 a[NQ];
+      for (int i = 0; i < NQ; ++i)
+        a[i] = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, acc + i * hd + c), _mm512_set1_ps(corr[i]));
+      for (int64_t j = 0; j < nb; ++j) {
+        const __m512 vv = load<T>(v + (j0 + j) * stride + c, mk);
+        for (int i = 0; i < NQ; ++i) a[i] = _mm512_fmadd_ps(_mm512_set1_ps(s[i][j]), vv, a[i]);
+      }
+      for (int i = 0; i < NQ; ++i) _mm512_mask_storeu_ps(acc + i * hd + c, mk, a[i]);
+    }
+  }
+}
+
+template <DType T>
+void update_all(const float* q, int64_t n_q, int64_t hd, float scale, const void* k, const void* v,
+                int64_t stride, int64_t n, float* m, float* l, float* acc) {
+  const auto* kt = static_cast<const StorageT<T>*>(k);
+  const auto* vt = static_cast<const StorageT<T>*>(v);
+  for (int64_t i0 = 0; i0 < n_q; i0 += kMaxQ) {
+    const float* qi = q + i0 * hd;
+    float* ai = acc + i0 * hd;
+    switch (min_i64(kMaxQ, n_q - i0)) {
+      case 1:
+        update<T, 1>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai);
+        break;
+      case 2:
+        update<T, 2>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai);
+        break;
+      case 3:
+        update<T, 3>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai);
+        break;
+      default:
+        update<T, 4>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai);
+        break;
+    }
+  }
+}
+
+}  // namespace
+
+void attend_update(const float* q, int64_t n_q, int64_t hd, float scale, const void* k,
+                   const void* v, DType kv_type, int64_t kv_stride, int64_t n, float* m, float* l,
+                   float* acc) {
+  switch (kv_type) {
+    case DType::kF16:
+      return update_all<DType::kF16>(q, n_q, hd, scale, k, v, kv_stride, n, m, l, acc);
+    case DType::kBF16:
+      return update_all<DType::kBF16>(q, n_q, hd, scale, k, v, kv_stride, n, m, l, acc);
+    default:
+      return update_all<DType::kF32>(q, n_q, hd, scale, k, v, kv_stride, n, m, l, acc);
+  }
+}
+
+}  // namespace quanta::kernels::avx512
