@@ -93,7 +93,7 @@ SpeedResult measure_speed(LlamaModel& model, int64_t prompt_tokens, int64_t deco
   r.decode_tok_s = tps.decode;
 
   const double kv_row_bytes =
-      2.0 * double(c.n_layers * c.n_heads_kv * c.head_dim) * double(dtype_size(cache.dtype()));
+      2.0 * double(c.n_layers * c.n_heads_kv * c.head_dim) * double(dtype_size(model.kv_type()));
   const double mean_ctx = double(prompt_tokens) + double(decode_tokens) / 2.0;
   r.weights = weight_bytes_read(model);
   r.bytes_per_decode_token = r.weights.total() + kv_row_bytes * mean_ctx;
