@@ -72,6 +72,12 @@ TEST(OpenAiRequest, RejectsBadInputWithTheField) {
             std::make_pair(400, std::string("messages[0].role")));
   EXPECT_EQ(parse_error(R"({"messages": [{"role": "user", "content": 5}]})", true),
             std::make_pair(400, std::string("messages[0].content")));
+  // Content parts whose "type" is not a string were a json::type_error (HTTP 500), not a 400.
+  for (const char* part : {R"({"type": 5, "text": "x"})", R"({"type": null})", R"({"type": ["text"]})",
+                           R"({"text": "x"})"})
+    EXPECT_EQ(parse_error(std::string(R"({"messages": [{"role": "user", "content": [)") + part + "]}]}", true),
+              std::make_pair(400, std::string("messages[0].content")))
+        << part;
 }
 
 TEST(OpenAiRequest, PromptAndMaxTokensAgainstTheContext) {
