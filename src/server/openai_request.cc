@@ -89,7 +89,9 @@ CompletionRequest parse_completion_request(std::string_view body, bool chat) {
   json j;
   try {
     j = json::parse(body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // Note: not only parse_error: a number beyond double's range ("1e999999") is out_of_range
+    // (found by fuzz_openai_request; tests/data/fuzz/request_*.bin).
     bad("", std::string("malformed JSON body: ") + e.what());
   }
   if (!j.is_object()) bad("", "the request body must be a JSON object");
