@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # quanta's GGUF export checked by llama.cpp itself (not run in CI; needs scripts/peers/llama_cpp.sh):
-#   (a) our GPTQ W4A16 g32 symmetric folder on ggml's Q4_0 grid (--scale-rule ggml; RULE=minmax for
-#       compressed-tensors' grid) exported to Q4_0 (its own integers and scales)
+#   (a) our GPTQ W4A16 g32 symmetric folder on ggml's Q4_0 grid (--scale-rule ggml --actorder static;
+#       RULE=minmax for compressed-tensors' grid, ACTORDER=none for no act-order) exported to Q4_0 (its
+#       own integers and scales); its llama.cpp perplexity must be below (b)'s
 #   (a0) RTN W4A16 g32 on ggml's grid of the F16-rounded weights (our F16 export imported back with
 #       `quanta import-gguf`), exported to Q4_0: must equal (b) block for block, d for d, code for
 #       code (scripts/peers/compare_gguf_blocks.py, reading both with llama.cpp's gguf-py)
@@ -12,7 +13,8 @@
 # wiki.test.raw for each; `quanta ppl --second-half --windows 16` on the GPTQ folder must be within
 # 1 % of (a).
 # Environment: MODEL (plain folder, default models/smollm2-135m-instruct), CT (GPTQ W4A16 g32 folder;
-# made with SAMPLES x 512 tokens of CALIB if missing), RULE (ggml or minmax, default ggml), WORK
+# made with SAMPLES x 512 tokens of CALIB if missing), RULE (ggml or minmax, default ggml), ACTORDER
+# (static or none, default static), WORK
 # (scratch, default /tmp/quanta_gguf_check), QUANTA_PEERS_DIR (default /work/peers), GGUF_PY
 # (llama.cpp's gguf-py folder, default the copy in its vendored sources), PYTHON (with numpy),
 # THREADS (default 2), CHUNKS (default 16).
@@ -24,7 +26,8 @@ bin=${QUANTA_PEERS_DIR:-/work/peers}/llama.cpp/bin
 model=${MODEL:-models/smollm2-135m-instruct}
 work=${WORK:-/tmp/quanta_gguf_check}
 rule=${RULE:-ggml}
-ct=${CT:-$work/gptq_w4a16_g32_$rule}
+actorder=${ACTORDER:-static}
+ct=${CT:-$work/gptq_w4a16_g32_${rule}_$actorder}
 calib=${CALIB:-../shared/data/wikitext-2/wiki.valid.tokens}
 samples=${SAMPLES:-32}
 text=${TEXT:-../shared/data/wikitext-2-raw/wiki.test.raw}
@@ -41,6 +44,7 @@ mkdir -p "$work"
 if [ ! -f "$ct/config.json" ]; then
   log "compressing $model with GPTQ W4A16 g32, scale rule $rule ($samples x 512 tokens of $calib)"
   "$quanta" compress --model "$model" --scheme W4A16 --group-size 32 --method gptq --scale-rule "$rule" \
+    --actorder "$actorder" \
     --calib "$calib" --samples "$samples" --seq-len 512 --out "$ct" >&2
 fi
 "$quanta" verify "$ct" >&2
@@ -94,4 +98,4 @@ b=$(awk '/^llama_q4_0 /{sub("ppl=","",$2); print $2}' "$results")
 awk -v a="$a" -v q="$ours" -v b="$b" 'BEGIN {
   d = (q - a) / a * 100; printf "quanta vs llama.cpp on the same GPTQ weights: %+.2f %%\n", d
   printf "GPTQ Q4_0 vs llama.cpp Q4_0: %.4f vs %.4f (%s)\n", a, b, (a < b ? "GPTQ better" : "llama.cpp better")
-  exit (d < -1 || d > 1) ? 1 : 0 }' | tee -a "$results"
+  exit (d < -1 || d > 1 || a >= b) ? 1 : 0 }' | tee -a "$results"
