@@ -3,7 +3,7 @@
 # builds, then runs.
 #   ./quanta.sh demo    info + generate on the packaged SmolLM2-135M-Instruct, then `quanta report`:
 #                       RTN schemes compressed, evaluated, benchmarked side by side, with a recommendation
-#   ./quanta.sh test    unit tests and golden model tests (what CI runs)
+#   ./quanta.sh test    unit tests, golden model tests, then a fuzz smoke run (what CI runs)
 #   ./quanta.sh build   configure and build only
 set -euo pipefail
 root=$(cd "$(dirname "$0")" && pwd)
@@ -45,6 +45,8 @@ case "${1:-}" in
     do_build
     do_model
     ctest --test-dir "$build" --output-on-failure -j"$(nproc)"
+    # Then each libFuzzer target for a few seconds (clang + ASan/UBSan build in build-fuzz/).
+    QUANTA_BIN="$build/quanta" bash scripts/fuzz.sh --smoke
     ;;
   *)
     echo "usage: ./quanta.sh demo | test | build" >&2

@@ -3,7 +3,8 @@
 # bounded time on seed corpora generated here from the repository's and the model's real files
 # (never committed: build-fuzz/corpus/). Crashes land in build-fuzz/crashes/<target>/; the script
 # exits 1 if any target crashed.
-# Usage: scripts/fuzz.sh [--smoke | --seconds N]   (--smoke: 15 s per target; default 60 s)
+# Usage: scripts/fuzz.sh [--smoke | --seconds N]   (--smoke: 10 s per target, what CI runs;
+# default 60 s). Installs clang/libFuzzer from Debian if missing (scripts/setup.sh --fuzz).
 # Environment: CXX_FUZZ (default clang++-14, else clang++), QUANTA_BIN (for seeds; default
 # build/quanta), MODEL (default models/smollm2-135m-instruct), JOBS (default 2).
 set -euo pipefail
@@ -11,11 +12,12 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 seconds=60
 case "${1:-}" in
-  --smoke) seconds=15 ;;
+  --smoke) seconds=10 ;;
   --seconds) seconds="$2" ;;
   "") ;;
   *) echo "usage: $0 [--smoke | --seconds N]" >&2; exit 2 ;;
 esac
+bash scripts/setup.sh --fuzz
 cxx=${CXX_FUZZ:-$(command -v clang++-14 || command -v clang++)}
 quanta=${QUANTA_BIN:-build/quanta}
 model=${MODEL:-models/smollm2-135m-instruct}
@@ -23,13 +25,17 @@ jobs=${JOBS:-2}
 b=build-fuzz
 log() { echo "fuzz: $*" >&2; }
 
-cmake -S . -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER="$cxx" \
-  -DQUANTA_FUZZ=ON >/dev/null
+cmake -S . -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 \
+  -DCMAKE_CXX_COMPILER="$cxx" -DQUANTA_FUZZ=ON >/dev/null
+t0=$(date +%s)
 cmake --build "$b" -j "$jobs" >&2
+log "build-fuzz built in $(( $(date +%s) - t0 )) s"
 
 # Seeds, from real files.
 c="$b/corpus"
-mkdir -p "$c"/{fuzz_safetensors,fuzz_config,fuzz_tokenizer_json,fuzz_tokenizer_encode,fuzz_gguf,fuzz_ct_config}
+targets=(fuzz_safetensors fuzz_config fuzz_tokenizer_json fuzz_tokenizer_encode fuzz_gguf fuzz_ct_config
+         fuzz_openai_request)
+for t in "${targets[@]}"; do mkdir -p "$c/$t"; done
 tiny=tests/golden/data/tiny
 for d in "$tiny"/*/; do
   n=$(basename "$d")
@@ -70,11 +76,19 @@ printf 'caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \r\n\t  x' >"$c/fuzz_tokenizer
 if [ -f ../shared/data/wikitext-2-raw/wiki.test.raw ]; then
   head -c 2000 ../shared/data/wikitext-2-raw/wiki.test.raw >"$c/fuzz_tokenizer_encode/wiki"
 fi
+# Request bodies as the openai client and curl users send them; the first byte picks the endpoint
+# (0: /v1/completions, 1: /v1/chat/completions).
+r="$c/fuzz_openai_request"
+printf '\0{"model":"smollm2","prompt":"The capital of France is","max_tokens":16,"temperature":0}' >"$r/completion"
+printf '\0{"prompt":[1,504,3458],"max_tokens":4,"stop":["\\n","."],"seed":42,"top_p":0.9,"n":1}' >"$r/completion_ids"
+printf '\0{"prompt":["Once upon a time"],"stream":true,"stream_options":{"include_usage":true},"ignore_eos":true}' >"$r/completion_stream"
+printf '\1{"model":"smollm2","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"What is 2+2?"}],"max_tokens":16,"temperature":0}' >"$r/chat"
+printf '\1{"messages":[{"role":"user","content":[{"type":"text","text":"Hi"},{"type":"text","text":" there"}]},{"role":"assistant","content":null},{"role":"developer","content":"caf\xc3\xa9 \\u20ac"}],"max_completion_tokens":8,"temperature":1.5,"stream":true,"stream_options":{"include_usage":true}}' >"$r/chat_parts"
 
 export QUANTA_FUZZ_TOKENIZER_DIR="$model"
 status=0
-for t in fuzz_safetensors fuzz_config fuzz_tokenizer_json fuzz_tokenizer_encode fuzz_gguf fuzz_ct_config; do
-  if [ "$t" = fuzz_tokenizer_encode ] && [ ! -f "$model/tokenizer.json" ]; then
+for t in "${targets[@]}"; do
+  if { [ "$t" = fuzz_tokenizer_encode ] || [ "$t" = fuzz_openai_request ]; } && [ ! -f "$model/tokenizer.json" ]; then
     log "$t skipped: no $model/tokenizer.json"; continue
   fi
   mkdir -p "$b/crashes/$t" "$b/work/$t"

@@ -132,6 +132,12 @@ CompressReport compress_model(const CompressOptions& opt,
   const Scheme scheme = quantize ? scheme_by_name(opt.scheme, opt.group_size) : Scheme{"DENSE", {}, {}};
   QuantArgs qargs = scheme.weights;
   qargs.actorder = act_order_by_name(opt.actorder);
+  qargs.scale_rule = scale_rule_by_name(opt.scale_rule);
+  if (quantize) with_context("--scheme " + opt.scheme, [&] { check_scale_rule(qargs); });
+  // Note: ggml's blocks hold weight-only quantization; the rule is not validated with W8A8's
+  // int8 activation path.
+  if (quantize && qargs.scale_rule == ScaleRule::kGgml && scheme.input_activations)
+    fail("--scale-rule ggml applies to weight-only schemes (W4A16, W8A16), not {}", opt.scheme);
   const bool prune = opt.method == "sparsegpt" || opt.method == "magnitude";
   if (opt.method != "rtn" && opt.method != "gptq" && !prune)
     fail("--method '{}' is not one of rtn, gptq, sparsegpt, magnitude", opt.method);
@@ -255,10 +261,10 @@ CompressReport compress_model(const CompressOptions& opt,
   if (on_compressed) on_compressed(model);
   const std::string recipe = fmt::format(
       "# written by quanta compress\nquant_stage:\n  quant_modifiers:\n    method: {}\n    scheme: {}\n"
-      "    group_size: {}\n    actorder: {}\n    dampening_frac: {}\n    sparsity: \"{}\"\n"
+      "    group_size: {}\n    scale_rule: {}\n    actorder: {}\n    dampening_frac: {}\n    sparsity: \"{}\"\n"
       "    calibration: {{file: \"{}\", samples: {}, seq_len: {}}}\n    targets: {}\n"
       "    ignore: {}\n",
-      opt.method, opt.scheme, qargs.group_size, act_order_name(qargs.actorder), opt.damp,
+      opt.method, opt.scheme, qargs.group_size, scale_rule_name(qargs.scale_rule), act_order_name(qargs.actorder), opt.damp,
       opt.sparsity, opt.calib_file, calibrate ? opt.samples : 0, calibrate ? opt.seq_len : 0,
       yaml_list(opt.targets), yaml_list(opt.ignore));
   // With --overwrite the new folder is written beside the old one and swapped in when complete.

@@ -18,6 +18,10 @@ struct CompressOptions {
   std::string method = "gptq";       // rtn | gptq | sparsegpt | magnitude
   int64_t group_size = -1;           // -1: the scheme's default
   std::string actorder;              // GPTQ: "" (none), "static" or "group"
+  // Symmetric int4/int8 weights: "minmax" (compressed-tensors' rule) or "ggml" (ggml's Q4_0 /
+  // Q8_0 rule: with group size 32 the result exported to GGUF is what llama-quantize would write
+  // for RTN; see ScaleRule).
+  std::string scale_rule = "minmax";
   double damp = 0.01;
   std::string sparsity;              // "0.5" or "2:4" (sparsegpt / magnitude)
   std::string calib_file;            // text; tokenized once, cut into samples

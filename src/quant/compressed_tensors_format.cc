@@ -69,7 +69,8 @@ json args_json(const QuantArgs& a, bool is_activation) {
   j["dynamic"] = a.dynamic;
   // "group": GPTQ activation order with weight_g_idx; "static": ordered sweep, contiguous groups.
   j["actorder"] = a.actorder == ActOrder::kNone ? json(nullptr) : json(act_order_name(a.actorder));
-  j["scale_dtype"] = nullptr;
+  // The ggml rule's scales are f16 values (as in ggml's blocks); bf16 would round them again.
+  j["scale_dtype"] = a.scale_rule == ScaleRule::kGgml ? json("float16") : json(nullptr);
   j["zp_dtype"] = nullptr;
   j["observer"] = a.dynamic ? json(nullptr) : json("minmax");
   j["observer_kwargs"] = json::object();

@@ -28,10 +28,10 @@ std::vector<uint8_t> as_bytes(const std::vector<T>& v) {
   return b;
 }
 
-std::vector<uint8_t> bf16_bytes(const float* f, size_t n) {
+std::vector<uint8_t> half_bytes(const float* f, size_t n, bool f16) {
   std::vector<uint8_t> b(n * 2);
   for (size_t i = 0; i < n; ++i) {
-    const uint16_t h = f32_to_bf16(f[i]);
+    const uint16_t h = f16 ? f32_to_f16(f[i]) : f32_to_bf16(f[i]);
     std::memcpy(b.data() + 2 * i, &h, 2);
   }
   return b;
@@ -75,8 +75,10 @@ void add_quantized(SafetensorsWriter* w, const std::string& name, const Quantize
   const int64_t ng = q.n_groups();
   const bool asym = q.args.type == QuantType::kInt && !q.args.symmetric;
   const int32_t off = int32_t(1) << (bits - 1);
-  w->add(base + ".weight_scale", DType::kBF16, {q.rows, ng},
-         bf16_bytes(q.scales.data(), q.scales.size()));
+  // ggml-rule scales are already f16 values (ggml stores its block scales as f16).
+  const bool f16 = q.args.scale_rule == ScaleRule::kGgml;
+  w->add(base + ".weight_scale", f16 ? DType::kF16 : DType::kBF16, {q.rows, ng},
+         half_bytes(q.scales.data(), q.scales.size(), f16));
   if (format == ct::kPackQuantized) {
     // Codes as unsigned nibbles/bytes: symmetric q + 2^(b-1); asymmetric already unsigned.
     std::vector<uint8_t> u(q.codes.size());

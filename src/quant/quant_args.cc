@@ -92,4 +92,12 @@ const char* act_order_name(ActOrder a) {
   return a == ActOrder::kStatic ? "static" : a == ActOrder::kGroup ? "group" : "none";
 }
 
+ScaleRule scale_rule_by_name(const std::string& name) {
+  if (name.empty() || name == "minmax") return ScaleRule::kMinMax;
+  if (name == "ggml") return ScaleRule::kGgml;
+  fail("scale rule '{}' is not one of minmax, ggml", name);
+}
+
+const char* scale_rule_name(ScaleRule r) { return r == ScaleRule::kGgml ? "ggml" : "minmax"; }
+
 }  // namespace quanta

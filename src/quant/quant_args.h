@@ -21,6 +21,20 @@ enum class ActOrder { kNone, kStatic, kGroup };
 ActOrder act_order_by_name(const std::string& name);
 const char* act_order_name(ActOrder a);  // "static", "group", or "none"
 
+// How a symmetric int group's scale and codes are chosen.
+//   kMinMax (compressed-tensors / llm-compressor): scale = absmax / ((2^b - 1) / 2), stored as bf16.
+//   kGgml: ggml's own block quantizers, so that a group-32 result is what llama-quantize writes:
+//     4 bits (quantize_row_q4_0_ref): scale = (the value of largest magnitude, sign kept) / -8, so
+//     that value lands exactly on code -8 and the scale is negative when it is positive; code =
+//     clamp(floor(w / scale + 8.5), 0, 15) - 8 (w / scale computed as w * (1 / scale) from the
+//     f32 scale); the scale then rounded to f16 and stored as f16.
+//     8 bits (quantize_row_q8_0_ref): scale = absmax / 127; code = round half away from zero.
+enum class ScaleRule { kMinMax, kGgml };
+
+// "minmax" | "ggml" -> ScaleRule; throws quanta::Error otherwise.
+ScaleRule scale_rule_by_name(const std::string& name);
+const char* scale_rule_name(ScaleRule r);
+
 struct QuantArgs {
   int num_bits = 8;
   QuantType type = QuantType::kInt;
@@ -28,6 +42,7 @@ struct QuantArgs {
   int64_t group_size = 0;  // 0: per output channel ("channel" strategy); > 0: "group"
   bool dynamic = false;    // activations: quantized per token at run time
   ActOrder actorder = ActOrder::kNone;  // GPTQ activation order (weights)
+  ScaleRule scale_rule = ScaleRule::kMinMax;  // symmetric int weights only
 };
 
 // A named scheme: W8A16, W4A16, W4A16_ASYM, W8A8, FP8_DYNAMIC, FP8 (weight-only).

@@ -27,13 +27,40 @@ inline float round_even(float f) { return std::nearbyint(f); }
 // with scales stored as bf16 -> 2^-7.
 constexpr float kBf16Eps = 0.0078125f;
 
+// ggml's block rules (ggml-quants.c quantize_row_q4_0_ref / quantize_row_q8_0_ref) for one group.
+QParams ggml_qparams(const float* w, int64_t n, const QuantArgs& args) {
+  check_scale_rule(args);
+  float amax = 0.0f, extreme = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    // Note: strict '<' as ggml: the first of equal magnitudes (e.g. -a before +a) sets the sign.
+    if (amax < std::fabs(w[i])) {
+      amax = std::fabs(w[i]);
+      extreme = w[i];
+    }
+  }
+  const float d = args.num_bits == 4 ? extreme / -8.0f : amax / 127.0f;
+  QParams p;
+  p.inv_scale = d != 0.0f ? 1.0f / d : 0.0f;
+  p.scale = f16_to_f32(f32_to_f16(d));
+  return p;
+}
+
 }  // namespace
+
+void check_scale_rule(const QuantArgs& args) {
+  if (args.scale_rule != ScaleRule::kGgml) return;
+  if (args.type != QuantType::kInt || !args.symmetric || (args.num_bits != 4 && args.num_bits != 8))
+    fail("scale rule ggml applies to symmetric 4-bit (Q4_0) and 8-bit (Q8_0) integers, not {}-bit {} {}",
+         args.num_bits, args.symmetric ? "symmetric" : "asymmetric",
+         args.type == QuantType::kFloat ? "float" : "int");
+}
 
 QParams compute_qparams(const float* w, int64_t n, const QuantArgs& args) {
   // Note: mirrors compressed_tensors.quantization.utils.calculate_qparams (0.19) with f32 inputs
   // and scale_dtype = bfloat16: min/max include 0; scale and zero point from the f32 range; the
   // scale then rounded to bf16 and a zero scale replaced by bf16 eps; the zero point rounded
   // half-to-even (from the unrounded scale, as compressed-tensors does).
+  if (args.scale_rule == ScaleRule::kGgml) return ggml_qparams(w, n, args);
   float mn = 0.0f, mx = 0.0f;
   for (int64_t i = 0; i < n; ++i) {
     mn = std::min(mn, w[i]);
@@ -77,6 +104,14 @@ int32_t quantize_value(float w, const QParams& p, const QuantArgs& args) {
     return int32_t(f32_to_e4m3(s));
   }
   const float qmin = int_qmin(args.num_bits), qmax = int_qmax(args.num_bits);
+  if (args.scale_rule == ScaleRule::kGgml) {
+    const float x = w * p.inv_scale;
+    if (args.num_bits == 8) return int32_t(std::clamp(std::round(x), qmin, qmax));  // roundf
+    // ggml: MIN(15, (int8_t)(x + 8.5f)) - 8, i.e. round half up. Its truncating cast equals floor
+    // for the x >= -8 that its own blocks produce; GPTQ's updated weights can leave the group's
+    // range, so the clamp is made explicit at both ends.
+    return int32_t(std::clamp(std::floor(x + 8.5f), 0.0f, 15.0f)) - 8;
+  }
   if (args.symmetric) {
     const float s = std::clamp(w / p.scale, qmin, qmax);
     return int32_t(round_even(s));

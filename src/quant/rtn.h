@@ -5,6 +5,8 @@
 //             [-2^(bits-1), 2^(bits-1) - 1]
 //   int asym: as compressed-tensors computes min/max scale and zero point (zero included in range)
 //   fp8:      scale = bf16_round(absmax / 448); code = e4m3(w / scale)
+// With QuantArgs::scale_rule == kGgml, symmetric int4 / int8 follow ggml's quantize_row_q4_0_ref /
+// quantize_row_q8_0_ref instead (see ScaleRule), scales rounded to f16.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +18,13 @@ namespace quanta {
 struct QParams {
   float scale = 1.0f;
   int32_t zero = 0;  // asymmetric int only
+  // ScaleRule::kGgml only: 1 / the f32 scale before its f16 rounding (0 for a zero scale); codes
+  // are w * inv_scale as in ggml, while dequantization uses the stored (rounded) scale.
+  float inv_scale = 0.0f;
 };
+
+// Throws quanta::Error if args.scale_rule cannot apply to args (ggml: symmetric int 4 or 8 bits).
+void check_scale_rule(const QuantArgs& args);
 
 // Parameters for one group: w[0..n) are the group's values (one row's columns).
 QParams compute_qparams(const float* w, int64_t n, const QuantArgs& args);

@@ -48,8 +48,10 @@ std::vector<ChatMessage> parse_messages(const json& j) {
       msg.content = c.get<std::string>();
     } else if (c.is_array()) {  // content parts: text only
       for (const json& part : c) {
-        if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") ||
-            !part["text"].is_string())
+        // Note: json::value("type", "") throws type_error when "type" holds a non-string (a
+        // 500 before, found by reviewing what fuzz_openai_request reaches); test the type first.
+        if (!part.is_object() || !part.contains("type") || part["type"] != "text" ||
+            !part.contains("text") || !part["text"].is_string())
           bad(p + ".content", p + ".content parts must be {\"type\": \"text\", \"text\": string}");
         msg.content += part["text"].get<std::string>();
       }
@@ -87,7 +89,9 @@ CompletionRequest parse_completion_request(std::string_view body, bool chat) {
   json j;
   try {
     j = json::parse(body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // Note: not only parse_error: a number beyond double's range ("1e999999") is out_of_range
+    // (found by fuzz_openai_request; tests/data/fuzz/request_*.bin).
     bad("", std::string("malformed JSON body: ") + e.what());
   }
   if (!j.is_object()) bad("", "the request body must be a JSON object");

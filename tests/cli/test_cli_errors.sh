@@ -53,6 +53,8 @@ if [ -f "$model/config.json" ]; then
   expect_error short-calibration "fewer than --samples" "${c[@]}" --method gptq --calib "$tmp/short.txt" --out "$tmp/c1"
   expect_error gptq-needs-calib "--calib" "${c[@]}" --method gptq --out "$tmp/c1"
   expect_error bad-sparsity "--sparsity" "${c[@]}" --scheme DENSE --method magnitude --sparsity 4:2 --out "$tmp/c1"
+  expect_error ggml-rule-asym "scale rule ggml applies to symmetric" "${c[@]}" --scheme W4A16_ASYM --group-size 32 --scale-rule ggml --method rtn --out "$tmp/c1"
+  expect_error ggml-rule-w8a8 "weight-only schemes" "${c[@]}" --scheme W8A8 --scale-rule ggml --method rtn --out "$tmp/c1"
   expect_error bad-regex "regular expression" "${c[@]}" --method rtn --scheme W8A16 --ignore 're:(' --out "$tmp/c1"
   [ ! -e "$tmp/c1" ] || { echo "FAIL compress errors left $tmp/c1"; fails=$((fails + 1)); }
   mkdir -p "$tmp/c2" && echo keep >"$tmp/c2/file"

@@ -147,6 +147,33 @@ TEST(CompressedTensors, SaveReadRoundTrip) {
   }
 }
 
+TEST(CompressedTensors, GgmlScaleRuleRoundTrip) {
+  // ggml's rule gives negative scales (extreme weight positive) stored as f16: both survive.
+  const std::string root = testing_util::temp_dir();
+  const std::string src = write_tiny_model(root + "/src");
+  Scheme s = scheme_by_name("W4A16", 32);
+  s.weights.scale_rule = ScaleRule::kGgml;
+  const auto q = compress(src, root + "/out", s);
+  const auto back = read_quantized_weights(root + "/out");
+  int negative = 0;
+  for (const auto& [n, w] : q) {
+    SCOPED_TRACE(n);
+    expect_same(w, back.at(n));
+    for (float sc : w.scales) negative += sc < 0;
+  }
+  EXPECT_GT(negative, 0);
+  const TensorStore st = TensorStore::open(root + "/out");
+  EXPECT_EQ(st.get("model.layers.0.mlp.down_proj.weight_scale").dtype, DType::kF16);
+  std::ifstream in(root + "/out/config.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const json w = json::parse(ss.str())["quantization_config"]["config_groups"]["group_0"]["weights"];
+  EXPECT_EQ(w["scale_dtype"], "float16");
+  // The model runs on the folder's dequantized weights: w = code * (negative) scale.
+  LlamaModel m = LlamaModel::load(root + "/out", WeightMode::kDequantized);
+  (void)m;
+}
+
 TEST(CompressedTensors, ActOrderGroupIndexRoundTrip) {
   const std::string root = testing_util::temp_dir();
   const std::string src = write_tiny_model(root + "/src");
@@ -230,15 +257,20 @@ TEST(CompressedTensors, TinyLlamaRunsCompressed) {
     int64_t group;
     WeightFormat format;
     ActQuant act;
-  } cases[] = {{"W4A16", 32, WeightFormat::kInt4, ActQuant::kNone},
-               {"W4A16_ASYM", 0, WeightFormat::kInt4, ActQuant::kNone},
-               {"W8A16", -1, WeightFormat::kInt8, ActQuant::kNone},
-               {"W8A8", -1, WeightFormat::kInt8Vnni, ActQuant::kInt8PerToken},
-               {"FP8", -1, WeightFormat::kFp8, ActQuant::kNone},
-               {"FP8_DYNAMIC", -1, WeightFormat::kFp8, ActQuant::kFp8PerToken}};
+    ScaleRule rule;
+  } cases[] = {{"W4A16", 32, WeightFormat::kInt4, ActQuant::kNone, ScaleRule::kMinMax},
+               {"W4A16", 32, WeightFormat::kInt4, ActQuant::kNone, ScaleRule::kGgml},
+               {"W4A16_ASYM", 0, WeightFormat::kInt4, ActQuant::kNone, ScaleRule::kMinMax},
+               {"W8A16", -1, WeightFormat::kInt8, ActQuant::kNone, ScaleRule::kMinMax},
+               {"W8A16", -1, WeightFormat::kInt8, ActQuant::kNone, ScaleRule::kGgml},
+               {"W8A8", -1, WeightFormat::kInt8Vnni, ActQuant::kInt8PerToken, ScaleRule::kMinMax},
+               {"FP8", -1, WeightFormat::kFp8, ActQuant::kNone, ScaleRule::kMinMax},
+               {"FP8_DYNAMIC", -1, WeightFormat::kFp8, ActQuant::kFp8PerToken, ScaleRule::kMinMax}};
   for (const auto& c : cases) {
-    const std::string dir = root + "/" + c.scheme;
-    compress(src, dir, scheme_by_name(c.scheme, c.group));
+    const std::string dir = root + "/" + c.scheme + "_" + scale_rule_name(c.rule);
+    Scheme s = scheme_by_name(c.scheme, c.group);
+    s.weights.scale_rule = c.rule;
+    compress(src, dir, s);
     LlamaModel fast = LlamaModel::load(dir, WeightMode::kCompressed);
     LlamaModel ref = LlamaModel::load(dir, WeightMode::kDequantized);
     EXPECT_TRUE(fast.compressed());
@@ -264,7 +296,7 @@ TEST(CompressedTensors, TinyLlamaRunsCompressed) {
     fast.forward(tokens.data(), 8, cf, lf.data(), 8);
     ref.forward(tokens.data(), 8, cr, lr.data(), 8);
     for (size_t i = 0; i < lf.size(); ++i)
-      ASSERT_NEAR(lf[i], lr[i], 1e-4 * (1.0 + std::fabs(lr[i]))) << c.scheme << " logit " << i;
+      ASSERT_NEAR(lf[i], lr[i], 1e-4 * (1.0 + std::fabs(lr[i]))) << c.scheme << " " << scale_rule_name(c.rule) << " logit " << i;
   }
 }
 

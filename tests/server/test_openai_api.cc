@@ -1,8 +1,10 @@
 // Request parsing/validation and response shaping of the OpenAI-compatible API, without sockets.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "io/hf_config.h"
 #include "server/loadtest.h"
 #include "server/openai_request.h"
 #include "server/openai_response.h"
@@ -72,6 +74,28 @@ TEST(OpenAiRequest, RejectsBadInputWithTheField) {
             std::make_pair(400, std::string("messages[0].role")));
   EXPECT_EQ(parse_error(R"({"messages": [{"role": "user", "content": 5}]})", true),
             std::make_pair(400, std::string("messages[0].content")));
+  // Content parts whose "type" is not a string were a json::type_error (HTTP 500), not a 400.
+  for (const char* part : {R"({"type": 5, "text": "x"})", R"({"type": null})", R"({"type": ["text"]})",
+                           R"({"text": "x"})"})
+    EXPECT_EQ(parse_error(std::string(R"({"messages": [{"role": "user", "content": [)") + part + "]}]}", true),
+              std::make_pair(400, std::string("messages[0].content")))
+        << part;
+}
+
+// Bodies fuzz_openai_request found (first byte: 1 = chat, as the fuzzer reads it), each a 400 now
+// (a json::out_of_range for "11111.111e1111743" escaped as a 500 before).
+TEST(OpenAiRequest, FuzzRegressionsAreApiErrors) {
+  const std::filesystem::path dir = std::filesystem::path(QUANTA_SOURCE_DIR) / "tests/data/fuzz";
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("request_", 0) != 0) continue;
+    ++n;
+    const std::string data = read_file(e.path().string());
+    ASSERT_FALSE(data.empty());
+    EXPECT_EQ(parse_error(data.substr(1), data[0] & 1).first, 400) << name;
+  }
+  EXPECT_GE(n, 1);
 }
 
 TEST(OpenAiRequest, PromptAndMaxTokensAgainstTheContext) {

@@ -61,6 +61,12 @@ void add_compress(CLI::App& app) {
                   "GPTQ activation order: static (columns by descending Hessian diagonal, contiguous "
                   "groups; llm-compressor's default) or group (groups in that order; writes weight_g_idx)")
       ->check(CLI::IsMember({"none", "static", "group"}));
+  cmd->add_option("--scale-rule", o->scale_rule,
+                  "symmetric int4/int8 scales: minmax (compressed-tensors: absmax / 7.5, bf16) or ggml "
+                  "(llama.cpp's Q4_0/Q8_0 rule: the largest-magnitude weight / -8, f16; with --group-size 32 "
+                  "`quanta export --format gguf` writes exactly llama-quantize's blocks for RTN)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"minmax", "ggml"}));
   cmd->add_flag("--act-order{static}", o->actorder, "same as --actorder static");
   cmd->add_option("--damp", o->damp, "GPTQ/SparseGPT dampening, fraction of mean diag(H)")->capture_default_str();
   cmd->add_option("--sparsity", o->sparsity, "pruning: a fraction such as 0.5, or n:m such as 2:4");
