@@ -203,11 +203,9 @@ Report run_report(const ReportOptions& opt, const std::function<void(const std::
           log(fmt::format("{}: note: the model is stored as {}; the baseline row measures it as stored", tag,
                           dtype_name(emb.dtype)));
       }
-      const ModelConfig& c = m.config();
       row.size_mib = double(dir_bytes(row.folder)) / 1048576.0;
       row.weights_mib = weights_in_memory_bytes(m) / 1048576.0;
-      row.kv_mib = double(opt.concurrency * (opt.load.prompt_len + opt.load.gen_len)) * 2.0 *
-                   double(c.n_layers * c.n_heads_kv * c.head_dim) * double(dtype_size(m.kv_type())) / 1048576.0;
+      row.kv_mib = double(opt.concurrency * (opt.load.prompt_len + opt.load.gen_len)) * m.kv_bytes_per_token() / 1048576.0;
       log(fmt::format("{}: perplexity ({} windows of {})", tag, st.windows, opt.ctx));
       PplOptions po;
       po.ctx = opt.ctx;

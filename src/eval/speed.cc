@@ -84,7 +84,6 @@ TokensPerSecond measure_prefill_decode(LlamaModel& model, int64_t prompt_tokens,
 }
 
 SpeedResult measure_speed(LlamaModel& model, int64_t prompt_tokens, int64_t decode_tokens) {
-  const ModelConfig& c = model.config();
   SpeedResult r;
   r.prompt_tokens = prompt_tokens;
   r.decode_tokens = decode_tokens;
@@ -92,8 +91,7 @@ SpeedResult measure_speed(LlamaModel& model, int64_t prompt_tokens, int64_t deco
   r.prefill_tok_s = tps.prefill;
   r.decode_tok_s = tps.decode;
 
-  const double kv_row_bytes =
-      2.0 * double(c.n_layers * c.n_heads_kv * c.head_dim) * double(dtype_size(model.kv_type()));
+  const double kv_row_bytes = model.kv_bytes_per_token();
   const double mean_ctx = double(prompt_tokens) + double(decode_tokens) / 2.0;
   r.weights = weight_bytes_read(model);
   r.bytes_per_decode_token = r.weights.total() + kv_row_bytes * mean_ctx;

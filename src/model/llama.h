@@ -68,6 +68,10 @@ class LlamaModel {
   static constexpr DType kDefaultKvType = DType::kF16;
   DType kv_type() const { return kv_type_; }
   void set_kv_type(DType t);
+  // Bytes of K and V one cached token takes over all layers, at kv_type().
+  double kv_bytes_per_token() const {
+    return 2.0 * double(config_.n_layers * config_.n_heads_kv * config_.head_dim) * double(dtype_size(kv_type_));
+  }
   KvCache make_cache(int64_t capacity) const { return make_cache(capacity, kv_type_); }
   KvCache make_cache(int64_t capacity, DType kv_type) const;
 

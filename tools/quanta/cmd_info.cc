@@ -28,8 +28,7 @@ void run_info(const InfoArgs& a) {
   std::map<std::string, int64_t> by_dtype;
   for (const auto& [name, t] : m.store().tensors()) by_dtype[std::string(dtype_name(t.dtype))] += t.numel();
   m.set_kv_type(parse_kv_type(a.kv_type));
-  const double kv =
-      2.0 * double(c.n_layers * a.ctx * c.n_heads_kv * c.head_dim) * double(dtype_size(m.kv_type()));
+  const double kv = m.kv_bytes_per_token() * double(a.ctx);
   fmt::print("model          {}\n", a.model);
   fmt::print("architecture   {} ({})\n", c.architecture, c.model_type);
   fmt::print("layers         {}  hidden {}  ffn {}  heads {} / kv {}  head_dim {}\n", c.n_layers,
