@@ -3,20 +3,31 @@
 # bounded time on seed corpora generated here from the repository's and the model's real files
 # (never committed: build-fuzz/corpus/). Crashes land in build-fuzz/crashes/<target>/; the script
 # exits 1 if any target crashed.
-# Usage: scripts/fuzz.sh [--smoke | --seconds N]   (--smoke: 10 s per target, what CI runs;
-# default 60 s). Installs clang/libFuzzer from Debian if missing (scripts/setup.sh --fuzz).
+# Usage: scripts/fuzz.sh [--smoke | --seconds N | --runs N] [TARGET...]   (--smoke: 10 s per
+# target, what CI runs; default 60 s; --runs: N executions per target, no time limit; TARGETs:
+# fuzz_safetensors, ... — default all). Installs clang/libFuzzer from Debian if missing
+# (scripts/setup.sh --fuzz). Most targets write each input to a scratch file, so TMPDIR defaults
+# to /dev/shm where it exists (2.6x the executions per second of a disk-backed /tmp).
 # Environment: CXX_FUZZ (default clang++-14, else clang++), QUANTA_BIN (for seeds; default
 # build/quanta), MODEL (default models/smollm2-135m-instruct), JOBS (default 2).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 seconds=60
-case "${1:-}" in
-  --smoke) seconds=10 ;;
-  --seconds) seconds="$2" ;;
-  "") ;;
-  *) echo "usage: $0 [--smoke | --seconds N]" >&2; exit 2 ;;
-esac
+limit=()
+only=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --smoke) seconds=10 ;;
+    --seconds) seconds="$2"; shift ;;
+    --runs) limit=(-runs="$2"); shift ;;
+    fuzz_*) only+=("$1") ;;
+    *) echo "usage: $0 [--smoke | --seconds N | --runs N] [TARGET...]" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ ${#limit[@]} -gt 0 ] || limit=(-max_total_time="$seconds")
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then export TMPDIR=/dev/shm; fi
 bash scripts/setup.sh --fuzz
 cxx=${CXX_FUZZ:-$(command -v clang++-14 || command -v clang++)}
 quanta=${QUANTA_BIN:-build/quanta}
@@ -87,6 +98,7 @@ printf '\1{"messages":[{"role":"user","content":[{"type":"text","text":"Hi"},{"t
 
 export QUANTA_FUZZ_TOKENIZER_DIR="$model"
 status=0
+[ ${#only[@]} -eq 0 ] || targets=("${only[@]}")
 for t in "${targets[@]}"; do
   if { [ "$t" = fuzz_tokenizer_encode ] || [ "$t" = fuzz_openai_request ]; } && [ ! -f "$model/tokenizer.json" ]; then
     log "$t skipped: no $model/tokenizer.json"; continue
@@ -94,13 +106,13 @@ for t in "${targets[@]}"; do
   mkdir -p "$b/crashes/$t" "$b/work/$t"
   cp -n "$c/$t"/* "$b/work/$t/" 2>/dev/null || true
   set +e
-  "$b/$t" "$b/work/$t" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=20 \
+  "$b/$t" "$b/work/$t" "${limit[@]}" -max_len=65536 -rss_limit_mb=2048 -timeout=20 \
     -artifact_prefix="$b/crashes/$t/" -print_final_stats=1 >"$b/$t.log" 2>&1
   rc=$?
   set -e
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$b/$t.log" | grep -o '[0-9]*$' || echo 0)
   crashes=$(ls "$b/crashes/$t" | wc -l)
-  echo "$t: exit $rc, $execs executions in ${seconds}s, corpus $(ls "$b/work/$t" | wc -l), crash files $crashes"
+  echo "$t: exit $rc, $execs executions in $(grep -o 'Done [0-9]* runs in [0-9]* second' "$b/$t.log" | grep -o '[0-9]* second' || echo "${seconds} second")s, corpus $(ls "$b/work/$t" | wc -l), crash files $crashes"
   [ "$rc" -eq 0 ] && [ "$crashes" -eq 0 ] || status=1
 done
 exit $status
