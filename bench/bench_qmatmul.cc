@@ -3,7 +3,8 @@
 // (codes + scales + zero points) read per second (Note: these matrices fit in L2/L3, so this is
 // cache bandwidth, an upper bound for what the kernel can stream). m = 512: prefill (FLOP/s).
 // W8A8 timings include nothing but the int8 x int8 kernel (activations quantized once, outside).
-// Run: quanta_bench --benchmark_filter=qmatmul --benchmark_min_time=0.2
+// Run: quanta_bench --benchmark_filter=qmatmul --benchmark_min_time=0.2 (act_quant_int8: the
+// activation quantization of W8A8, per level).
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -85,7 +86,29 @@ void bm_qmatmul(benchmark::State& state, Isa isa, Format f, int64_t m, Shape s) 
         Counter(double(p.view.nbytes()), Counter::kIsIterationInvariantRate, Counter::kIs1000);
 }
 
+// Per-token int8 quantization of the activations (the part of a W8A8 Linear outside the kernel).
+void bm_act_quant(benchmark::State& state, Isa isa, int64_t m, int64_t k) {
+  const std::vector<float> x = random_floats(m * k, 3);
+  const int64_t ldq = a8_row_stride(k);
+  std::vector<int8_t> xq(static_cast<size_t>(m * ldq));
+  std::vector<float> sx(static_cast<size_t>(m));
+  for (auto _ : state) {
+    quantize_act_int8(x.data(), m, k, xq.data(), ldq, sx.data(), isa);
+    benchmark::DoNotOptimize(xq.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["x_B/s"] = benchmark::Counter(double(m * k * 4), benchmark::Counter::kIsIterationInvariantRate,
+                                               benchmark::Counter::kIs1000);
+}
+
 bool register_all() {
+  for (Isa isa : supported_isas())
+    for (int64_t m : {int64_t(8), int64_t(512)})
+      for (int64_t k : {int64_t(576), int64_t(1536)}) {
+        const std::string name = "act_quant_int8/" + std::string(isa_name(isa)) + "/m=" + std::to_string(m) +
+                                 "/k=" + std::to_string(k);
+        benchmark::RegisterBenchmark(name.c_str(), bm_act_quant, isa, m, k)->Unit(benchmark::kMicrosecond);
+      }
   for (Isa isa : supported_isas()) {
     for (const Format& f : kFormats) {
       for (int64_t m : kTokens) {

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/dtype.h"
+#include "core/error.h"
 
 namespace quanta::kernels {
 namespace {
@@ -27,18 +28,40 @@ float token_scale(const float* x, int64_t k, float half_range) {
 
 }  // namespace
 
+float act_int8_scale(float absmax) {
+  const float s = bf16_round(absmax / 127.5f);  // (127 - (-128)) / 2
+  return s == 0.0f ? kZeroScale : s;
+}
+
+namespace ref {
 void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t ldq,
                        float* scales) {
   for (int64_t i = 0; i < m; ++i) {
     const float* xi = x + i * k;
     int8_t* qi = q + i * ldq;
-    const float s = token_scale(xi, k, 127.5f);  // (127 - (-128)) / 2
+    const float s = token_scale(xi, k, 127.5f);
     scales[i] = s;
     // Note: x / s, not x * (1 / s): the reference divides, and the two can round differently.
-    for (int64_t c = 0; c < k; ++c)
-      qi[c] = int8_t(std::nearbyint(std::clamp(xi[c] / s, -128.0f, 127.0f)));
+    for (int64_t c = 0; c < k; ++c) qi[c] = act_int8_code(xi[c], s);
     for (int64_t c = k; c < ldq; ++c) qi[c] = 0;
   }
+}
+}  // namespace ref
+
+void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t ldq, float* scales,
+                       Isa isa) {
+  QUANTA_ASSERT(m >= 0 && k >= 1 && ldq >= k);
+  QUANTA_ASSERT(static_cast<int>(isa) <= static_cast<int>(detected_isa()));
+  switch (isa) {
+    case Isa::kScalar: return ref::quantize_act_int8(x, m, k, q, ldq, scales);
+    case Isa::kAvx2: return avx2::quantize_act_int8(x, m, k, q, ldq, scales);
+    case Isa::kAvx512: return avx512::quantize_act_int8(x, m, k, q, ldq, scales);
+  }
+}
+
+void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t ldq,
+                       float* scales) {
+  quantize_act_int8(x, m, k, q, ldq, scales, active_isa());
 }
 
 void fake_quant_act_int8(const float* x, int64_t m, int64_t k, float* out) {

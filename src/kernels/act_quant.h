@@ -8,17 +8,43 @@
 //         -448, 448)) * scale
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+
+#include "kernels/isa.h"
 
 namespace quanta::kernels {
 
-// x (m, k) -> codes q (m, ldq) (columns [k, ldq) set to 0) and scales (m,).
+// x (m, k) -> codes q (m, ldq) (columns [k, ldq) set to 0) and scales (m,). Every level gives the
+// same codes and scales, bit for bit (x / scale is one IEEE division either way; rounding is to
+// nearest, ties to even; NaN inputs are ignored by the scale). Single-threaded.
+void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t ldq, float* scales,
+                       Isa isa);
+// The same at active_isa().
 void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t ldq, float* scales);
+// The int8 scale of a token whose largest |x| is absmax (the rule above).
+float act_int8_scale(float absmax);
+// One int8 code: x / s, clamped to [-128, 127], rounded to nearest even.
+inline int8_t act_int8_code(float x, float s) {
+  return int8_t(std::nearbyint(std::clamp(x / s, -128.0f, 127.0f)));
+}
 // x (m, k) -> out (m, k): int8 codes times their scale (the fake-quantized activations).
 void fake_quant_act_int8(const float* x, int64_t m, int64_t k, float* out);
 // x (m, k) -> out (m, k): E4M3-rounded values times their scale. out may equal x.
 void fake_quant_act_fp8(const float* x, int64_t m, int64_t k, float* out);
 // f rounded to the nearest E4M3 value (ties to even), for |f| <= 448.
 float e4m3_round(float f);
+
+// ---- Per-ISA implementations of quantize_act_int8 (called by its dispatcher). ----
+namespace ref {
+void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t ldq, float* scales);
+}  // namespace ref
+namespace avx2 {
+void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t ldq, float* scales);
+}  // namespace avx2
+namespace avx512 {
+void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t ldq, float* scales);
+}  // namespace avx512
 
 }  // namespace quanta::kernels

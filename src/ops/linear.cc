@@ -62,10 +62,17 @@ void linear(const float* x, int64_t m, const MatrixView& w, const float* bias, f
     const int64_t ldq = kernels::a8_row_stride(k);
     s.xq.resize(size_t(m * ldq));
     s.sx.resize(size_t(m));
-    kernels::quantize_act_int8(xin, m, k, s.xq.data(), ldq, s.sx.data());
+    const kernels::Isa isa = kernels::active_isa();
+    if (m >= kSplitTokensFrom) {  // prefill: each thread quantizes a block of tokens
+      pool.parallel_for(m, [&](int64_t i0, int64_t i1, int) {
+        kernels::quantize_act_int8(xin + i0 * k, i1 - i0, k, s.xq.data() + i0 * ldq, ldq, s.sx.data() + i0, isa);
+      }, 32);
+    } else {
+      kernels::quantize_act_int8(xin, m, k, s.xq.data(), ldq, s.sx.data(), isa);
+    }
     split(m, n, pool, [&](int64_t i0, int64_t i1, int64_t n0, int64_t n1) {
       kernels::qmatmul_a8(s.xq.data() + i0 * ldq, s.sx.data() + i0, i1 - i0, ldq, w, n0, n1,
-                          y + i0 * n, n, kernels::active_isa());
+                          y + i0 * n, n, isa);
       add_bias(i0, i1, n0, n1);
     });
     return;

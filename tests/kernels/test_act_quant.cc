@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/act_quant.h"
+#include "kernels/isa.h"
 #include "quant/rtn.h"
 
 namespace quanta::kernels {
@@ -57,6 +58,38 @@ TEST(ActQuant, Int8MatchesRtnRules) {
       ASSERT_EQ(fq[size_t(i * k + c)], dequantize_value(code, p, a)) << "token " << i << " col " << c;
     }
     for (int64_t c = k; c < ldq; ++c) ASSERT_EQ(q[size_t(i * ldq + c)], 0);
+  }
+}
+
+// Every SIMD level gives the scalar reference's codes and scales bit for bit, over awkward widths
+// and SmolLM2's (576, 1536), row strides with padding, exact ties (x / s = n + 0.5), values past
+// the clamp and a NaN (ignored by the scale).
+TEST(ActQuant, Int8SimdLevelsMatchReference) {
+  for (const int64_t k : {1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 576, 1536}) {
+    const int64_t m = 5, ldq = k + 5;
+    std::vector<float> x = activations(m, k);
+    // Row 3: largest |x| 127.5, so the scale is 1 and x / s = x: ties at n + 0.5 round to even.
+    for (int64_t c = 0; c < k; ++c) x[size_t(3 * k + c)] = float(c % 256) - 127.5f;
+    x[size_t(3 * k)] = -127.5f;
+    // Row 4: a NaN among ordinary values.
+    x[size_t(4 * k + k / 2)] = NAN;
+    std::vector<int8_t> want(size_t(m * ldq), 99);
+    std::vector<float> want_s(static_cast<size_t>(m));
+    ref::quantize_act_int8(x.data(), m, k, want.data(), ldq, want_s.data());
+    ASSERT_EQ(want_s[3], 1.0f);
+    for (const Isa isa : supported_isas()) {
+      std::vector<int8_t> got(size_t(m * ldq), 99);
+      std::vector<float> got_s(static_cast<size_t>(m));
+      quantize_act_int8(x.data(), m, k, got.data(), ldq, got_s.data(), isa);
+      for (int64_t i = 0; i < m; ++i) {
+        ASSERT_EQ(got_s[size_t(i)], want_s[size_t(i)]) << isa_name(isa) << " k " << k << " token " << i;
+        for (int64_t c = 0; c < ldq; ++c) {
+          if (i == 4 && c == k / 2) continue;  // the NaN's own code is unspecified
+          ASSERT_EQ(got[size_t(i * ldq + c)], want[size_t(i * ldq + c)])
+              << isa_name(isa) << " k " << k << " token " << i << " col " << c;
+        }
+      }
+    }
   }
 }
 
