@@ -81,15 +81,20 @@ struct CtConfig {
   std::optional<QuantArgs> input_activations;
 };
 
-CtConfig parse_quantization_config(const std::string& dir) {
-  const json cfg = read_config(dir);
-  const std::string where = (fs::path(dir) / "config.json").string() + ": quantization_config";
+CtConfig parse_quantization_config_unchecked(const json& cfg, const std::string& where) {
   auto it = cfg.find("quantization_config");
   if (it == cfg.end() || !it->is_object()) fail("{} is missing", where);
   const json& q = *it;
-  if (q.value("quant_method", "") != "compressed-tensors")
+  auto qm = q.find("quant_method");
+  if (qm == q.end() || !qm->is_string() || qm->get<std::string>() != "compressed-tensors")
     fail("{}.quant_method: expected \"compressed-tensors\", got {}", where,
-         q.contains("quant_method") ? q["quant_method"].dump() : "nothing");
+         qm != q.end() ? qm->dump() : "nothing");
+  // The folder-wide format (null: none, each group names its own).
+  std::string top_format;
+  if (auto f = q.find("format"); f != q.end() && !f->is_null()) {
+    if (!f->is_string()) fail("{}.format: expected a string, got {}", where, f->dump());
+    top_format = f->get<std::string>();
+  }
   auto groups = q.find("config_groups");
   if (groups == q.end() || !groups->is_object() || groups->empty())
     fail("{}.config_groups: expected a non-empty object", where);
@@ -100,7 +105,7 @@ CtConfig parse_quantization_config(const std::string& dir) {
     if (!g->is_object() || !g->contains("weights") || (*g)["weights"].is_null())
       fail("{}.weights: missing", gw);
     const QuantArgs a = ct::parse_args((*g)["weights"], gw + ".weights");
-    std::string fmt = q.value("format", std::string());
+    std::string fmt = top_format;
     if (g->contains("format") && (*g)["format"].is_string()) fmt = (*g)["format"];
     if (first) {
       c.weights = a;
@@ -120,6 +125,18 @@ CtConfig parse_quantization_config(const std::string& dir) {
          "float-quantized, naive-quantized)",
          where, c.format);
   return c;
+}
+
+CtConfig parse_quantization_config(const std::string& dir) {
+  const json cfg = read_config(dir);
+  const std::string where = (fs::path(dir) / "config.json").string() + ": quantization_config";
+  // Note: a field of an unexpected JSON type must end as a quanta::Error, not a json::exception
+  // (found by fuzz/fuzz_ct_config.cc: "format": null threw json::type_error from json::value).
+  try {
+    return parse_quantization_config_unchecked(cfg, where);
+  } catch (const json::exception& e) {
+    fail("{}: {}", where, e.what());
+  }
 }
 
 constexpr std::initializer_list<DType> kScaleTypes = {DType::kBF16, DType::kF16, DType::kF32};
