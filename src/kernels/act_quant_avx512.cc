@@ -1,16 +1,7 @@
 // Per-token int8 activation quantization, AVX-512 (F/BW/VL/DQ): the largest |x| of a token in 16
 // lanes, then 16 codes per step (divide, clamp, round to nearest even, narrow); the tail of a row
 // with masks. Same results as ref::quantize_act_int8, bit for bit (kernels/act_quant.h).
-// GCC 12's own AVX-512 intrinsics trip -Wuninitialized (_mm512_undefined_ps; GCC bug 105593).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "kernels/avx512_intrin.h"
 
 #include <cstring>
 

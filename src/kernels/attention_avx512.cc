@@ -9,16 +9,7 @@
 //
 // Note: built with -mavx512f/bw/vl/dq (and AVX2/FMA/F16C); like matmul_avx512.cc it must not
 // instantiate standard-library templates or call inline functions from shared headers.
-// GCC 12's own AVX-512 intrinsics trip -Wuninitialized (_mm512_undefined_ps; GCC bug 105593).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "kernels/avx512_intrin.h"
 
 #include <cstdint>
 

@@ -16,16 +16,7 @@
 // program would die with SIGILL on an AVX2 CPU. Hence the raw loops and own min/max below, and
 // scratch memory from matmul_scratch() (defined in the generic matmul.cc).
 
-// GCC 12's own AVX-512 intrinsics trip -Wuninitialized (_mm512_undefined_ps; GCC bug 105593).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "kernels/avx512_intrin.h"
 
 #include <cstdint>
 #include <cstring>

@@ -9,15 +9,7 @@
 // accumulators share every load.
 //
 // Note: built with -mavx512* -mavx512vnni; no standard-library templates (see matmul_avx512.cc).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "kernels/avx512_intrin.h"
 
 #include <cstdint>
 #include <cstring>

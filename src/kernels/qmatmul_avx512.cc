@@ -9,15 +9,7 @@
 //
 // Note: built with -mavx512*; like matmul_avx512.cc it must not instantiate standard-library
 // templates or call inline functions from shared headers (see the note there).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "kernels/avx512_intrin.h"
 
 #include <cstdint>
 
