@@ -1,5 +1,8 @@
 #include "quant/compressed_tensors_format.h"
 
+#include <limits>
+#include <type_traits>
+
 #include "core/error.h"
 
 namespace quanta::ct {
@@ -83,6 +86,17 @@ template <typename T>
 T field(const json& j, const char* key, const std::string& where, T dflt) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return dflt;
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    // Note: json::get<int> of a float casts (4e10 is undefined behaviour, found by
+    // fuzz/fuzz_ct_config.cc; 4.5 would truncate): integer fields take integers in T's range.
+    const bool in_range =
+        it->is_number_unsigned() ? it->get<uint64_t>() <= uint64_t(std::numeric_limits<T>::max())
+        : it->is_number_integer() ? it->get<int64_t>() >= int64_t(std::numeric_limits<T>::min()) &&
+                                        it->get<int64_t>() <= int64_t(std::numeric_limits<T>::max())
+                                  : false;
+    if (!in_range) fail("{}.{}: expected an integer, got {}", where, key, it->dump());
+    return it->is_number_unsigned() ? T(it->get<uint64_t>()) : T(it->get<int64_t>());
+  }
   try {
     return it->get<T>();
   } catch (const json::exception&) {

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/error.h"
 #include "quant/compressed_tensors.h"
@@ -36,6 +38,20 @@ TEST(CtConfigFuzz, NullFolderFormatParses) {
   EXPECT_FALSE(input_activation_args(dir).has_value());  // weight-only, and no exception
 }
 
+// Found after 2,549,575 executions of the fixed target: "num_bits": 4e10 went through
+// json::get<int> (a float-to-int cast out of range: undefined behaviour, reported by UBSan).
+TEST(CtConfigFuzz, FloatForIntegerFieldIsRefused) {
+  const std::string dir = folder_with_config(
+      read_text(fs::path(QUANTA_SOURCE_DIR) / "tests/data/fuzz/ct_config_num_bits_4e10.json"));
+  try {
+    (void)input_activation_args(dir);
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("num_bits: expected an integer, got 40000000000.0"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(CtConfigFuzz, WrongTypedFieldsAreQuantaErrors) {
   const std::string group =
       R"("config_groups": {"g": {"targets": ["Linear"], "weights": {"num_bits": 4, "type": "int",
@@ -47,6 +63,26 @@ TEST(CtConfigFuzz, WrongTypedFieldsAreQuantaErrors) {
       {R"({"quant_method": "compressed-tensors", "format": ["pack-quantized"], )" + group + "}", "format"},
       {R"({"quant_method": 7, "format": "pack-quantized", )" + group + "}", "quant_method"},
   };
+  std::vector<std::pair<std::string, std::string>> weights = {
+      {R"("num_bits": 4.5)", "num_bits: expected an integer"},
+      {R"("num_bits": 1e300)", "num_bits: expected an integer"},
+      {R"("num_bits": 18446744073709551615)", "num_bits: expected an integer"},
+      {R"("num_bits": 4, "group_size": -1e30)", "group_size: expected an integer"},
+      {R"("num_bits": 4, "group_size": "16")", "group_size"},
+  };
+  for (const auto& [w, want] : weights) {
+    const std::string dir = folder_with_config(
+        R"({"quantization_config": {"quant_method": "compressed-tensors", "format": "pack-quantized",
+            "config_groups": {"g": {"targets": ["Linear"], "weights": {)" + w + "}}}}}");
+    try {
+      (void)read_quantized_weights(dir);
+      ADD_FAILURE() << w << ": accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << w << ": not a quanta::Error: " << e.what();
+    }
+  }
   for (const auto& c : cases) {
     const std::string dir = folder_with_config(R"({"quantization_config": )" + c.qc + "}");
     try {
