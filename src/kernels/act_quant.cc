@@ -15,23 +15,27 @@ constexpr float kZeroScale = 0.0078125f;
 
 float bf16_round(float f) { return bf16_to_f32(f32_to_bf16(f)); }
 
-// Scale of one token for a symmetric range of +-half_range codes.
+// Scale for a token whose largest |x| is absmax, for a symmetric range of +-half_range codes.
+float scale_for(float absmax, float half_range) {
+  const float s = bf16_round(absmax / half_range);
+  return s == 0.0f ? kZeroScale : s;
+}
+
 float token_scale(const float* x, int64_t k, float half_range) {
   float mn = 0.0f, mx = 0.0f;  // the range includes 0
   for (int64_t i = 0; i < k; ++i) {
     mn = std::min(mn, x[i]);
     mx = std::max(mx, x[i]);
   }
-  const float s = bf16_round(std::max(std::fabs(mn), std::fabs(mx)) / half_range);
-  return s == 0.0f ? kZeroScale : s;
+  return scale_for(std::max(std::fabs(mn), std::fabs(mx)), half_range);
 }
+
+// One int8 code: x / s, clamped to [-128, 127], rounded to nearest even.
+int8_t int8_code(float x, float s) { return int8_t(std::nearbyint(std::clamp(x / s, -128.0f, 127.0f))); }
 
 }  // namespace
 
-float act_int8_scale(float absmax) {
-  const float s = bf16_round(absmax / 127.5f);  // (127 - (-128)) / 2
-  return s == 0.0f ? kZeroScale : s;
-}
+float act_int8_scale(float absmax) { return scale_for(absmax, 127.5f); }  // (127 - (-128)) / 2
 
 namespace ref {
 void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t ldq,
@@ -42,7 +46,7 @@ void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t 
     const float s = token_scale(xi, k, 127.5f);
     scales[i] = s;
     // Note: x / s, not x * (1 / s): the reference divides, and the two can round differently.
-    for (int64_t c = 0; c < k; ++c) qi[c] = act_int8_code(xi[c], s);
+    for (int64_t c = 0; c < k; ++c) qi[c] = int8_code(xi[c], s);
     for (int64_t c = k; c < ldq; ++c) qi[c] = 0;
   }
 }
@@ -69,7 +73,7 @@ void fake_quant_act_int8(const float* x, int64_t m, int64_t k, float* out) {
     const float* xi = x + i * k;
     const float s = token_scale(xi, k, 127.5f);
     for (int64_t c = 0; c < k; ++c)
-      out[i * k + c] = std::nearbyint(std::clamp(xi[c] / s, -128.0f, 127.0f)) * s;
+      out[i * k + c] = float(int8_code(xi[c], s)) * s;
   }
 }
 

@@ -8,8 +8,6 @@
 //         -448, 448)) * scale
 #pragma once
 
-#include <algorithm>
-#include <cmath>
 #include <cstdint>
 
 #include "kernels/isa.h"
@@ -25,10 +23,6 @@ void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t 
 void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t ldq, float* scales);
 // The int8 scale of a token whose largest |x| is absmax (the rule above).
 float act_int8_scale(float absmax);
-// One int8 code: x / s, clamped to [-128, 127], rounded to nearest even.
-inline int8_t act_int8_code(float x, float s) {
-  return int8_t(std::nearbyint(std::clamp(x / s, -128.0f, 127.0f)));
-}
 // x (m, k) -> out (m, k): int8 codes times their scale (the fake-quantized activations).
 void fake_quant_act_int8(const float* x, int64_t m, int64_t k, float* out);
 // x (m, k) -> out (m, k): E4M3-rounded values times their scale. out may equal x.

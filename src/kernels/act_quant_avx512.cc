@@ -1,6 +1,9 @@
 // Per-token int8 activation quantization, AVX-512 (F/BW/VL/DQ): the largest |x| of a token in 16
 // lanes, then 16 codes per step (divide, clamp, round to nearest even, narrow); the tail of a row
 // with masks. Same results as ref::quantize_act_int8, bit for bit (kernels/act_quant.h).
+//
+// Note: built with -mavx512f/bw/vl/dq; like matmul_avx512.cc it must not instantiate
+// standard-library templates or call inline functions from shared headers.
 #include "kernels/avx512_intrin.h"
 
 #include <cstring>
