@@ -9,7 +9,8 @@
 # (scripts/setup.sh --fuzz). Most targets write each input to a scratch file, so TMPDIR defaults
 # to /dev/shm where it exists (2.6x the executions per second of a disk-backed /tmp).
 # Environment: CXX_FUZZ (default clang++-14, else clang++), QUANTA_BIN (for seeds; default
-# build/quanta), MODEL (default models/smollm2-135m-instruct), JOBS (default 2).
+# build/quanta), MODEL (default models/smollm2-135m-instruct), JOBS (default 2), TIMEOUT (seconds one
+# input may run before libFuzzer calls it a hang; default 20 — raise it for long runs on a loaded machine).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -87,6 +88,16 @@ printf 'caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \r\n\t  x' >"$c/fuzz_tokenizer
 if [ -f ../shared/data/wikitext-2-raw/wiki.test.raw ]; then
   head -c 2000 ../shared/data/wikitext-2-raw/wiki.test.raw >"$c/fuzz_tokenizer_encode/wiki"
 fi
+# Every input a fuzzer once failed on (tests/data/fuzz/, kept beside its regression test) is a seed
+# too, so every run, the CI smoke included, replays them under ASan + UBSan first.
+for f in tests/data/fuzz/*; do
+  case "$(basename "$f")" in
+    gguf_*) cp "$f" "$c/fuzz_gguf/" ;;
+    ct_config_*) cp "$f" "$c/fuzz_ct_config/" ;;
+    config_*) cp "$f" "$c/fuzz_config/" ;;
+    request_*) cp "$f" "$c/fuzz_openai_request/" ;;
+  esac
+done
 # Request bodies as the openai client and curl users send them; the first byte picks the endpoint
 # (0: /v1/completions, 1: /v1/chat/completions).
 r="$c/fuzz_openai_request"
@@ -110,7 +121,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$b/crashes/$t" "$b/work/$t"
   cp -n "$c/$t"/* "$b/work/$t/" 2>/dev/null || true
   set +e
-  "$b/$t" "$b/work/$t" "${limit[@]}" -max_len="$(max_len "$t")" -rss_limit_mb=2048 -timeout=20 \
+  "$b/$t" "$b/work/$t" "${limit[@]}" -max_len="$(max_len "$t")" -rss_limit_mb=2048 -timeout="${TIMEOUT:-20}" \
     -artifact_prefix="$b/crashes/$t/" -print_final_stats=1 >"$b/$t.log" 2>&1
   rc=$?
   set -e

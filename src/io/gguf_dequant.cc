@@ -81,6 +81,7 @@ void dequantize_row(GgmlType type, const void* src, float* dst, int64_t n) {
          info ? info->name : "unknown");
   if (n % info->block_size != 0)
     fail("{} elements are not a multiple of the {} block size {}", n, info->name, info->block_size);
+  if (n == 0) return;  // a zero-sized dim is allowed (as in ggml); dst may then be null
   const auto* p = static_cast<const uint8_t*>(src);
   switch (type) {
     case GgmlType::kF32:

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "io/gguf.h"
 #include "io/hf_config.h"
 
 namespace quanta {
@@ -41,6 +42,17 @@ TEST(FuzzRegressions, WrongTypedStringFieldsAreQuantaErrors) {
                              field + R"(": 5})";
     EXPECT_THROW(parse_model_config(text, "config.json"), Error) << field;
   }
+}
+
+// fuzz_gguf (UBSan, after 3,095,290 executions): a tensor with dims (0, 281474976907289) holds no
+// elements; dequantizing it passed a null destination to memcpy. It opens and dequantizes to
+// nothing.
+TEST(FuzzRegressions, GgufZeroElementTensorDequantizesToNothing) {
+  const std::string path = std::string(QUANTA_SOURCE_DIR) + "/tests/data/fuzz/gguf_zero_element_tensor.gguf";
+  std::unique_ptr<GgufFile> f = GgufFile::open(path);
+  ASSERT_EQ(f->tensors().size(), 1u);
+  EXPECT_EQ(f->tensors()[0].numel(), 0);
+  EXPECT_TRUE(dequantize(f->tensors()[0]).empty());
 }
 
 }  // namespace
