@@ -90,11 +90,12 @@ LlamaModel LlamaModel::load(const std::string& dir, WeightMode mode) {
   m.pool_ = &ThreadPool::global();
   // Compressed Linears by weight name (kCompressed mode).
   std::map<std::string, MatrixView> qviews;
+  if (mode == WeightMode::kFromEnv)
+    mode = dequantize_from_env() ? WeightMode::kDequantized : WeightMode::kCompressed;
+  m.reference_path_ = mode == WeightMode::kDequantized;
   if (is_compressed_tensors(dir)) {
     const std::optional<QuantArgs> act_args = input_activation_args(dir);
     const std::optional<ActQuant> act = act_quant_kind(act_args);
-    if (mode == WeightMode::kFromEnv)
-      mode = dequantize_from_env() ? WeightMode::kDequantized : WeightMode::kCompressed;
     if (mode == WeightMode::kCompressed && act) {
       m.store_ = TensorStore::open(dir);
       with_context(dir, [&] { m.load_compressed(dir, *act, qviews); });

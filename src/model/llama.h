@@ -75,6 +75,16 @@ class LlamaModel {
   KvCache make_cache(int64_t capacity) const { return make_cache(capacity, kv_type_); }
   KvCache make_cache(int64_t capacity, DType kv_type) const;
 
+  // Replaces a dense lm_head (the tied embedding table when tied; the embedding lookups keep the
+  // original) by an int8 copy, symmetric, one scale per `group_size` columns (0: per row) with
+  // ggml's Q8_0 rule (scale = absmax / 127; llama.cpp stores the output matrix of its Q4_0/Q8_0
+  // files this way), run by the W8A16 kernel: half the bytes of BF16 per decode step. On the
+  // reference path (WeightMode::kDequantized) the codes are dequantized to f32 instead. Changes
+  // the logits, so it is opt-in (--lm-head int8). Throws quanta::Error if lm_head is already
+  // quantized or group_size does not divide hidden_size into groups of a multiple of 16.
+  void quantize_lm_head_int8(int64_t group_size);
+  bool lm_head_quantized() const { return lm_head_packed_ != nullptr || lm_head_f32_ != nullptr; }
+
   // Runs tokens[0..T) at positions cache.n_past() .. + T - 1 and appends their K/V to the cache.
   // If logits is non-null, writes the logits of the last n_logits tokens: (n_logits, vocab).
   void forward(const int32_t* tokens, int64_t T, KvCache& cache, float* logits, int64_t n_logits);
@@ -119,6 +129,9 @@ class LlamaModel {
   std::optional<QuantArgs> act_quant_;
   std::vector<std::unique_ptr<std::vector<float>>> owned_;  // weights set by set_linear
   std::vector<std::unique_ptr<PackedWeight>> packed_;       // compressed Linears
+  std::unique_ptr<PackedWeight> lm_head_packed_;            // quantize_lm_head_int8
+  std::unique_ptr<std::vector<float>> lm_head_f32_;         // ... on the reference path
+  bool reference_path_ = false;                             // WeightMode::kDequantized
   int64_t n_params_ = 0;
 
   MatrixView& linear_ref(int64_t l, const std::string& name);

@@ -2,6 +2,8 @@
 // model folders fail with messages that name the tensor / field.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -107,6 +109,69 @@ TEST(LlamaTiny, IncrementalDecodeMatchesPrefill) {
             << "dtype " << dtype_name(dt) << " t=" << t << " v=" << v;
     }
   }
+}
+
+// --lm-head int8: the reference path's dequantized table follows Q8_0's rule value by value (checked
+// here against the rule written out: scale = f16(absmax / 127), code = round(w * 127 / absmax)),
+// the int8 kernel's logits equal the reference path's, and the logits stay near the original's.
+TEST(LlamaTiny, LmHeadInt8FollowsQ8_0AndMatchesReferencePath) {
+  for (const bool tied : {true, false}) {
+    for (const int64_t group : {int64_t(0), int64_t(16), int64_t(32)}) {
+      TinySpec s;
+      s.dtype = DType::kBF16;
+      s.tied = tied;
+      const std::string dir = write_tiny(s, "tiny_lm_head");
+      LlamaModel orig = LlamaModel::load(dir, WeightMode::kCompressed);
+      LlamaModel fast = LlamaModel::load(dir, WeightMode::kCompressed);
+      LlamaModel ref = LlamaModel::load(dir, WeightMode::kDequantized);
+      const MatrixView w = orig.lm_head();
+      const MatrixView embedding = fast.embedding();
+      fast.quantize_lm_head_int8(group);
+      ref.quantize_lm_head_int8(group);
+      const std::string what = fmt::format("tied {} group {}", tied, group);
+      ASSERT_TRUE(fast.lm_head_quantized() && ref.lm_head_quantized()) << what;
+      EXPECT_EQ(fast.lm_head().format, WeightFormat::kInt8) << what;
+      const int64_t gs = group > 0 ? group : s.d;
+      EXPECT_EQ(fast.lm_head().nbytes(), size_t(s.vocab * s.d + s.vocab * (s.d / gs) * 4)) << what;
+      EXPECT_EQ(fast.embedding().data, embedding.data) << what;  // lookups keep the table
+      EXPECT_EQ(fast.embedding().dtype, DType::kBF16) << what;
+      // The rule, written out.
+      ASSERT_EQ(ref.lm_head().dtype, DType::kF32);
+      const float* deq = static_cast<const float*>(ref.lm_head().data);
+      for (int64_t r = 0; r < s.vocab; ++r)
+        for (int64_t g0 = 0; g0 < s.d; g0 += gs) {
+          const uint16_t* row = reinterpret_cast<const uint16_t*>(w.row(r));
+          float amax = 0.0f;
+          for (int64_t c = g0; c < g0 + gs; ++c) amax = std::max(amax, std::fabs(bf16_to_f32(row[c])));
+          const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+          const float d16 = f16_to_f32(f32_to_f16(d));
+          for (int64_t c = g0; c < g0 + gs; ++c)
+            ASSERT_EQ(deq[r * s.d + c], float(std::lround(bf16_to_f32(row[c]) * id)) * d16)
+                << what << " r=" << r << " c=" << c;
+        }
+      const std::vector<int32_t> toks = {1, 5, 9, 63, 0, 17};
+      const int64_t T = int64_t(toks.size());
+      std::vector<float> lo(size_t(T * s.vocab)), lf(lo.size()), lr(lo.size());
+      KvCache c0 = orig.make_cache(8), c1 = fast.make_cache(8), c2 = ref.make_cache(8);
+      orig.forward(toks.data(), T, c0, lo.data(), T);
+      fast.forward(toks.data(), T, c1, lf.data(), T);
+      ref.forward(toks.data(), T, c2, lr.data(), T);
+      double max_diff = 0.0, max_abs = 0.0;
+      for (size_t i = 0; i < lo.size(); ++i) {
+        EXPECT_NEAR(lf[i], lr[i], 1e-4f * (1.0f + std::fabs(lr[i]))) << what << " i=" << i;
+        max_diff = std::max(max_diff, double(std::fabs(lf[i] - lo[i])));
+        max_abs = std::max(max_abs, double(std::fabs(lo[i])));
+      }
+      EXPECT_GT(max_diff, 0.0) << what;              // it did change the weights
+      EXPECT_LT(max_diff, 0.02 * max_abs) << what;   // int8: within 2 % of the largest logit
+      EXPECT_THROW(fast.quantize_lm_head_int8(group), Error) << what;  // already quantized
+    }
+  }
+  TinySpec s;
+  LlamaModel m = LlamaModel::load(write_tiny(s, "tiny_lm_head_bad"));
+  EXPECT_THROW(m.quantize_lm_head_int8(24), Error);  // 24 is not a multiple of 16
+  EXPECT_THROW(m.quantize_lm_head_int8(64), Error);  // does not divide hidden 32
+  EXPECT_FALSE(m.lm_head_quantized());
 }
 
 TEST(LlamaTiny, BadFoldersNameTheProblem) {

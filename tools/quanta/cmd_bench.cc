@@ -8,6 +8,7 @@ namespace quanta::cli {
 namespace {
 
 struct BenchArgs {
+  LmHeadOption lm_head;
   std::string model;
   std::string kv_type = "f16";
   int64_t prompt = 512, decode = 128;
@@ -15,11 +16,14 @@ struct BenchArgs {
 
 void run_bench(const BenchArgs& a) {
   LlamaModel model = LlamaModel::load(a.model);
+  apply_lm_head_option(model, a.lm_head);
   model.set_kv_type(parse_kv_type(a.kv_type));
   const SpeedResult r = measure_speed(model, a.prompt, a.decode);
   fmt::print("model        {}\n", a.model);
   fmt::print("kernels      {}, {} threads\n", kernels::isa_name(kernels::active_isa()), ThreadPool::global().size());
   fmt::print("KV cache     {}\n", a.kv_type);
+  if (model.lm_head_quantized())
+    fmt::print("lm_head      int8, {}\n", a.lm_head.group > 0 ? fmt::format("groups of {}", a.lm_head.group) : "per row");
   fmt::print("prefill      {:.1f} tok/s ({} tokens)\n", r.prefill_tok_s, r.prompt_tokens);
   fmt::print("decode       {:.1f} tok/s ({} tokens)\n", r.decode_tok_s, r.decode_tokens);
   fmt::print("bandwidth    {:.1f} GB/s streaming a buffer the size of one step's reads, {:.1f} GB/s a 4x larger one\n",
@@ -40,6 +44,7 @@ void add_bench(CLI::App& app) {
   auto a = std::make_shared<BenchArgs>();
   auto* cmd = app.add_subcommand("bench", "Prefill and decode tokens/s and decode vs the memory-bandwidth roofline");
   cmd->add_option("--model", a->model, "Hugging Face model folder")->required();
+  add_lm_head_option(cmd, a->lm_head);
   add_kv_type_option(cmd, a->kv_type);
   cmd->add_option("--prompt-len", a->prompt, "prefill prompt length in tokens")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--decode-len", a->decode, "tokens to decode")->capture_default_str()->check(CLI::PositiveNumber);

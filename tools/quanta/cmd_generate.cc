@@ -11,6 +11,7 @@ namespace quanta::cli {
 namespace {
 
 struct GenerateArgs {
+  LmHeadOption lm_head;
   std::string model, prompt, system;
   std::string kv_type = "f16";
   bool chat = false;
@@ -24,6 +25,7 @@ struct GenerateArgs {
 
 void run_generate(const GenerateArgs& a) {
   LlamaModel model = LlamaModel::load(a.model);
+  apply_lm_head_option(model, a.lm_head);
   model.set_kv_type(parse_kv_type(a.kv_type));
   Tokenizer tok = Tokenizer::load(a.model);
   const GenerationConfig gen = load_generation_config(a.model, model.config());
@@ -77,6 +79,7 @@ void add_generate(CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();
   auto* cmd = app.add_subcommand("generate", "Generate text from a prompt, streaming tokens to stdout");
   cmd->add_option("--model", a->model, "Hugging Face model folder")->required();
+  add_lm_head_option(cmd, a->lm_head);
   add_kv_type_option(cmd, a->kv_type);
   cmd->add_option("--prompt", a->prompt, "prompt text (with --chat: the user message)")->required();
   cmd->add_flag("--chat", a->chat, "format the prompt with the model's chat template");

@@ -7,12 +7,14 @@ namespace quanta::cli {
 namespace {
 
 struct HellaswagArgs {
+  LmHeadOption lm_head;
   std::string model, file;
   int64_t items = 0;
 };
 
 void run_hellaswag(const HellaswagArgs& a) {
   LlamaModel model = LlamaModel::load(a.model);
+  apply_lm_head_option(model, a.lm_head);
   const Tokenizer tok = Tokenizer::load(a.model);
   const std::vector<HellaswagItem> items = load_hellaswag(a.file, a.items);
   ProgressBar bar("items");
@@ -32,6 +34,7 @@ void add_hellaswag(CLI::App& app) {
       "context + \" \" + ending, the tokens after the prefix all four share scored; acc = largest summed\n"
       "log-prob, acc_norm = largest mean log-prob per token. Items in file order (llama.cpp shuffles).");
   cmd->add_option("--model", a->model, "Hugging Face model folder")->required();
+  add_lm_head_option(cmd, a->lm_head);
   cmd->add_option("--file", a->file, "6-lines-per-item file, e.g. ../shared/data/hellaswag/hellaswag_val_full.txt")
       ->required()->check(CLI::ExistingFile);
   cmd->add_option("--items", a->items, "first N items (0: all)")->capture_default_str()->check(CLI::NonNegativeNumber);

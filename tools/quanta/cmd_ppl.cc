@@ -9,6 +9,7 @@ namespace quanta::cli {
 namespace {
 
 struct PplArgs {
+  LmHeadOption lm_head;
   std::string model, text;
   std::string kv_type = "f16";
   int64_t ctx = 512, windows = 0;
@@ -17,6 +18,7 @@ struct PplArgs {
 
 void run_ppl(const PplArgs& a) {
   LlamaModel model = LlamaModel::load(a.model);
+  apply_lm_head_option(model, a.lm_head);
   model.set_kv_type(parse_kv_type(a.kv_type));
   Tokenizer tok = Tokenizer::load(a.model);
   // Note: the file is read as bytes (CRLF kept), as llama.cpp does; text mode changes the result.
@@ -49,6 +51,7 @@ void add_ppl(CLI::App& app) {
       "empty cache; exp(mean NLL) over every token after the first of each window, or with\n"
       "--second-half over tokens ctx/2+1..ctx-1 only (llama-perplexity's convention)");
   cmd->add_option("--model", a->model, "Hugging Face model folder")->required();
+  add_lm_head_option(cmd, a->lm_head);
   add_kv_type_option(cmd, a->kv_type);
   cmd->add_option("--text", a->text, "text file, e.g. ../shared/data/wikitext-2-raw/wiki.test.raw")->required()->check(CLI::ExistingFile);
   cmd->add_option("--ctx", a->ctx, "window length in tokens")->capture_default_str()->check(CLI::Range(2, 1 << 20));

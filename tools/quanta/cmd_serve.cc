@@ -19,6 +19,7 @@ namespace quanta::cli {
 namespace {
 
 struct ServeArgs {
+  LmHeadOption lm_head;
   std::string model, host = "127.0.0.1", api_key, name;
   std::string kv_type = "f16";
   int port = 8000;
@@ -45,6 +46,7 @@ void run_serve(const ServeArgs& a) {
   signal(SIGPIPE, SIG_IGN);  // a client that hangs up mid-stream is a failed write, not a kill
 
   LlamaModel model = LlamaModel::load(a.model);
+  apply_lm_head_option(model, a.lm_head);
   model.set_kv_type(parse_kv_type(a.kv_type));
   Tokenizer tok = Tokenizer::load(a.model);
   const GenerationConfig gen = load_generation_config(a.model, model.config());
@@ -100,6 +102,7 @@ void add_serve(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
   auto* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server (continuous batching, paged KV cache)");
   cmd->add_option("--model", a->model, "Hugging Face model folder")->required();
+  add_lm_head_option(cmd, a->lm_head);
   add_kv_type_option(cmd, a->kv_type);
   cmd->add_option("--host", a->host, "address to listen on")->capture_default_str();
   cmd->add_option("--port", a->port, "port (0: any free port)")->capture_default_str()->check(CLI::Range(0, 65535));

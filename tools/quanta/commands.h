@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "model/kv_cache.h"
+#include "model/llama.h"
 
 namespace quanta::cli {
 
@@ -17,6 +18,26 @@ inline CLI::Option* add_kv_type_option(CLI::App* cmd, std::string& kv_type) {
   return cmd->add_option("--kv-type", kv_type, "KV cache storage: f32, f16 or bf16")
       ->capture_default_str()
       ->check(CLI::IsMember({"f32", "f16", "bf16"}));
+}
+
+// --lm-head stored|int8 and --lm-head-group N on the commands that run the model
+// (LlamaModel::quantize_lm_head_int8).
+struct LmHeadOption {
+  std::string type = "stored";
+  int64_t group = 32;
+};
+inline void add_lm_head_option(CLI::App* cmd, LmHeadOption& o) {
+  cmd->add_option("--lm-head", o.type,
+                  "lm_head as stored, or int8: an int8 copy (Q8_0's rule) for the W8A16 kernel, half "
+                  "of BF16's bytes per decode step; changes the logits slightly")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"stored", "int8"}));
+  cmd->add_option("--lm-head-group", o.group, "columns per scale of --lm-head int8 (0: one per row)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+}
+inline void apply_lm_head_option(LlamaModel& m, const LmHeadOption& o) {
+  if (o.type == "int8") m.quantize_lm_head_int8(o.group);
 }
 
 void add_info(CLI::App& app);
