@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Decode and prefill speed, quanta vs llama.cpp, on the same model, machine and thread count, one
 # after the other: quanta's W8A16 vs llama.cpp's Q8_0, quanta's W4A16 g32 vs Q4_0, F32/F16 dense;
-# quanta's W8A8 and FP8_DYNAMIC alone. Needs scripts/peers/llama_cpp.sh (llama-bench,
+# quanta's W8A8 and FP8_DYNAMIC alone; the W8A16 and W4A16 rows again with --lm-head int8 (the
+# output matrix in int8 as llama.cpp's Q8_0 and Q4_0 files hold it: Q8_0, as 576 columns are no
+# multiple of Q6_K's 256). Needs scripts/peers/llama_cpp.sh (llama-bench,
 # llama-quantize). Not in CI. Usage: scripts/peers/compare_speed.sh [THREADS=2]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -22,9 +24,9 @@ mk w4a16-g32 --scheme W4A16 --group-size 32
 mk w8a8 --scheme W8A8
 mk fp8-dynamic --scheme FP8_DYNAMIC
 
-# quanta bench -> "prefill decode roofline%"
+# quanta bench DIR [ARGS...] -> "prefill decode roofline%"
 qb() {
-  QUANTA_THREADS=$threads "$q" bench --model "$1" --prompt-len 512 --decode-len 128 2>/dev/null | awk '
+  QUANTA_THREADS=$threads "$q" bench --model "$1" "${@:2}" --prompt-len 512 --decode-len 128 2>/dev/null | awk '
     /^prefill/ {p=$2} /^decode/ {d=$2} /^roofline/ {for (i=1;i<=NF;i++) if ($i=="at") r=$(i+1)} END {print p, d, r}'
 }
 # llama-bench -> "prefill decode": prefill of 512 tokens; decode of 128 tokens after 512 tokens of
@@ -39,8 +41,8 @@ lb() {
 }
 echo "| quanta | prefill tok/s | decode tok/s | decode % roofline | llama.cpp | prefill tok/s | decode tok/s | quanta/llama.cpp prefill | decode |"
 echo "|---|---:|---:|---:|---|---:|---:|---:|---:|"
-row() {  # quanta_dir label gguf label
-  read -r qp qd qr < <(qb "$1")
+row() {  # quanta_dir label [gguf label [quanta bench args...]]
+  read -r qp qd qr < <(qb "$1" "${@:5}")
   if [ -n "${3:-}" ]; then
     read -r lp ld < <(lb "$3")
     echo "| $2 | $qp | $qd | $qr | $4 | $lp | $ld | $(awk -v a="$qp" -v b="$lp" 'BEGIN{printf "%.2fx", a/b}') | $(awk -v a="$qd" -v b="$ld" 'BEGIN{printf "%.2fx", a/b}') |"
@@ -51,5 +53,7 @@ row() {  # quanta_dir label gguf label
 row "$model" "F32" "$work/f16.gguf" "F16"
 row "$work/w8a16" "W8A16 (int8 per channel)" "$work/Q8_0.gguf" "Q8_0"
 row "$work/w4a16-g32" "W4A16 g32 sym" "$work/Q4_0.gguf" "Q4_0"
+row "$work/w8a16" "W8A16, --lm-head int8" "$work/Q8_0.gguf" "Q8_0" --lm-head int8
+row "$work/w4a16-g32" "W4A16 g32 sym, --lm-head int8" "$work/Q4_0.gguf" "Q4_0" --lm-head int8
 row "$work/w8a8" "W8A8 (int8 x int8)"
 row "$work/fp8-dynamic" "FP8_DYNAMIC"
