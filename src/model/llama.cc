@@ -253,9 +253,10 @@ void LlamaModel::layer_forward(int64_t l, float* x, int64_t T, KvCache& cache,
   hook("self_attn.q_proj", xn_.data());
   hook("self_attn.k_proj", xn_.data());
   hook("self_attn.v_proj", xn_.data());
-  ops::linear(xn_.data(), T, L.wq, L.bq.empty() ? nullptr : L.bq.data(), q_.data(), pool);
-  ops::linear(xn_.data(), T, L.wk, L.bk.empty() ? nullptr : L.bk.data(), kc, pool);
-  ops::linear(xn_.data(), T, L.wv, L.bv.empty() ? nullptr : L.bv.data(), vc, pool);
+  const ops::LinearPart qkv[] = {{&L.wq, L.bq.empty() ? nullptr : L.bq.data(), q_.data()},
+                                 {&L.wk, L.bk.empty() ? nullptr : L.bk.data(), kc},
+                                 {&L.wv, L.bv.empty() ? nullptr : L.bv.data(), vc}};
+  ops::linear_fused(xn_.data(), T, qkv, 3, pool);
   if (c.qk_norm) {
     ops::rmsnorm(q_.data(), L.q_norm.data(), T * c.n_heads, hd, c.rms_norm_eps, q_.data());
     ops::rmsnorm(kc, L.k_norm.data(), T * c.n_heads_kv, hd, c.rms_norm_eps, kc);
@@ -272,8 +273,8 @@ void LlamaModel::layer_forward(int64_t l, float* x, int64_t T, KvCache& cache,
   ops::rmsnorm(x, L.mlp_norm.data(), T, d, c.rms_norm_eps, xn_.data());
   hook("mlp.gate_proj", xn_.data());
   hook("mlp.up_proj", xn_.data());
-  ops::linear(xn_.data(), T, L.w_gate, nullptr, gate_.data(), pool);
-  ops::linear(xn_.data(), T, L.w_up, nullptr, up_.data(), pool);
+  const ops::LinearPart gate_up[] = {{&L.w_gate, nullptr, gate_.data()}, {&L.w_up, nullptr, up_.data()}};
+  ops::linear_fused(xn_.data(), T, gate_up, 2, pool);
   ops::silu_mul(gate_.data(), up_.data(), gate_.data(), T * ff);
   hook("mlp.down_proj", gate_.data());
   ops::linear(gate_.data(), T, L.w_down, nullptr, xn_.data(), pool);

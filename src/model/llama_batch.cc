@@ -56,9 +56,10 @@ void LlamaModel::forward_batch(const std::vector<BatchSeq>& seqs, PagedKvCache& 
     const LlamaLayer& L = layers_[size_t(l)];
     ops::rmsnorm(x.data(), L.attn_norm.data(), N, d, c.rms_norm_eps, xn.data());
     act_quant(xn.data(), d);
-    ops::linear(xn.data(), N, L.wq, L.bq.empty() ? nullptr : L.bq.data(), q.data(), pool);
-    ops::linear(xn.data(), N, L.wk, L.bk.empty() ? nullptr : L.bk.data(), k.data(), pool);
-    ops::linear(xn.data(), N, L.wv, L.bv.empty() ? nullptr : L.bv.data(), v.data(), pool);
+    const ops::LinearPart qkv[] = {{&L.wq, L.bq.empty() ? nullptr : L.bq.data(), q.data()},
+                                   {&L.wk, L.bk.empty() ? nullptr : L.bk.data(), k.data()},
+                                   {&L.wv, L.bv.empty() ? nullptr : L.bv.data(), v.data()}};
+    ops::linear_fused(xn.data(), N, qkv, 3, pool);
     if (c.qk_norm) {
       ops::rmsnorm(q.data(), L.q_norm.data(), N * c.n_heads, hd, c.rms_norm_eps, q.data());
       ops::rmsnorm(k.data(), L.k_norm.data(), N * c.n_heads_kv, hd, c.rms_norm_eps, k.data());
@@ -78,8 +79,8 @@ void LlamaModel::forward_batch(const std::vector<BatchSeq>& seqs, PagedKvCache& 
     for (int64_t i = 0; i < N * d; ++i) x[size_t(i)] += xn[size_t(i)];
     ops::rmsnorm(x.data(), L.mlp_norm.data(), N, d, c.rms_norm_eps, xn.data());
     act_quant(xn.data(), d);
-    ops::linear(xn.data(), N, L.w_gate, nullptr, gate.data(), pool);
-    ops::linear(xn.data(), N, L.w_up, nullptr, up.data(), pool);
+    const ops::LinearPart gate_up[] = {{&L.w_gate, nullptr, gate.data()}, {&L.w_up, nullptr, up.data()}};
+    ops::linear_fused(xn.data(), N, gate_up, 2, pool);
     ops::silu_mul(gate.data(), up.data(), gate.data(), N * ff);
     act_quant(gate.data(), ff);
     ops::linear(gate.data(), N, L.w_down, nullptr, xn.data(), pool);

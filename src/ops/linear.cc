@@ -1,5 +1,6 @@
 #include "ops/linear.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "core/error.h"
@@ -39,30 +40,63 @@ void split(int64_t m, int64_t n, ThreadPool& pool, const Body& body) {
   pool.parallel_for(n, [&](int64_t n0, int64_t n1, int) { body(0, m, n0, n1); }, 16);
 }
 
+// Parts whose input can be prepared once: same column order and activation quantization, and
+// either all int8 x int8 (kInt8Vnni) or none.
+bool share_input(const LinearPart* parts, int64_t n_parts) {
+  const MatrixView& w0 = *parts[0].w;
+  for (int64_t p = 1; p < n_parts; ++p) {
+    const MatrixView& w = *parts[p].w;
+    if (w.cols != w0.cols || w.col_perm != w0.col_perm || w.act != w0.act ||
+        (w.format == WeightFormat::kInt8Vnni) != (w0.format == WeightFormat::kInt8Vnni))
+      return false;
+  }
+  return true;
+}
+
 }  // namespace
 
-void linear(const float* x, int64_t m, const MatrixView& w, const float* bias, float* y,
-            ThreadPool& pool) {
-  const int64_t n = w.rows, k = w.cols;
-  auto add_bias = [&](int64_t i0, int64_t i1, int64_t n0, int64_t n1) {
-    if (!bias) return;
-    for (int64_t i = i0; i < i1; ++i)
-      for (int64_t j = n0; j < n1; ++j) y[i * n + j] += bias[j];
+void linear_fused(const float* x, int64_t m, const LinearPart* parts, int64_t n_parts,
+                  ThreadPool& pool) {
+  QUANTA_ASSERT(n_parts >= 1);
+  if (n_parts > 1 && !share_input(parts, n_parts)) {
+    for (int64_t p = 0; p < n_parts; ++p) linear_fused(x, m, parts + p, 1, pool);
+    return;
+  }
+  const MatrixView& w0 = *parts[0].w;
+  const int64_t k = w0.cols;
+  int64_t n = 0;  // rows of all parts stacked
+  for (int64_t p = 0; p < n_parts; ++p) n += parts[p].w->rows;
+  // Runs fn(part, i0, i1, local rows r0, r1) for the parts' rows within stacked rows [n0, n1).
+  auto each_part = [&](int64_t i0, int64_t i1, int64_t n0, int64_t n1, const auto& fn) {
+    int64_t off = 0;
+    for (int64_t p = 0; p < n_parts; ++p) {
+      const int64_t rows = parts[p].w->rows;
+      const int64_t r0 = std::max<int64_t>(n0 - off, 0), r1 = std::min<int64_t>(n1 - off, rows);
+      if (r0 < r1) {
+        fn(parts[p], i0, i1, r0, r1);
+        if (const float* b = parts[p].bias) {
+          const int64_t ny = rows;
+          for (int64_t i = i0; i < i1; ++i)
+            for (int64_t j = r0; j < r1; ++j) parts[p].y[i * ny + j] += b[j];
+        }
+      }
+      off += rows;
+    }
   };
   Scratch& s = scratch();
   // The input as W's columns see it: gathered (act-order), then quantized per token.
   const float* xin = x;
-  if (w.col_perm) {
+  if (w0.col_perm) {
     s.xf.resize(size_t(m * k));
     for (int64_t i = 0; i < m; ++i)
-      for (int64_t c = 0; c < k; ++c) s.xf[size_t(i * k + c)] = x[i * k + w.col_perm[c]];
+      for (int64_t c = 0; c < k; ++c) s.xf[size_t(i * k + c)] = x[i * k + w0.col_perm[c]];
     xin = s.xf.data();
   }
-  if (w.act == ActQuant::kInt8PerToken && w.format == WeightFormat::kInt8Vnni) {
+  const kernels::Isa isa = kernels::active_isa();
+  if (w0.act == ActQuant::kInt8PerToken && w0.format == WeightFormat::kInt8Vnni) {
     const int64_t ldq = kernels::a8_row_stride(k);
     s.xq.resize(size_t(m * ldq));
     s.sx.resize(size_t(m));
-    const kernels::Isa isa = kernels::active_isa();
     if (m >= kSplitTokensFrom) {  // prefill: each thread quantizes a block of tokens
       pool.parallel_for(m, [&](int64_t i0, int64_t i1, int) {
         kernels::quantize_act_int8(xin + i0 * k, i1 - i0, k, s.xq.data() + i0 * ldq, ldq, s.sx.data() + i0, isa);
@@ -71,16 +105,18 @@ void linear(const float* x, int64_t m, const MatrixView& w, const float* bias, f
       kernels::quantize_act_int8(xin, m, k, s.xq.data(), ldq, s.sx.data(), isa);
     }
     split(m, n, pool, [&](int64_t i0, int64_t i1, int64_t n0, int64_t n1) {
-      kernels::qmatmul_a8(s.xq.data() + i0 * ldq, s.sx.data() + i0, i1 - i0, ldq, w, n0, n1,
-                          y + i0 * n, n, isa);
-      add_bias(i0, i1, n0, n1);
+      each_part(i0, i1, n0, n1, [&](const LinearPart& p, int64_t a0, int64_t a1, int64_t r0, int64_t r1) {
+        const int64_t ny = p.w->rows;
+        kernels::qmatmul_a8(s.xq.data() + a0 * ldq, s.sx.data() + a0, a1 - a0, ldq, *p.w, r0, r1,
+                            p.y + a0 * ny, ny, isa);
+      });
     });
     return;
   }
-  if (w.act != ActQuant::kNone) {
+  if (w0.act != ActQuant::kNone) {
     // Other weights under activation quantization: quantize-dequantize x, then the f32 kernels.
     s.xf.resize(size_t(m * k));
-    if (w.act == ActQuant::kInt8PerToken) {
+    if (w0.act == ActQuant::kInt8PerToken) {
       kernels::fake_quant_act_int8(xin, m, k, s.xf.data());
     } else {
       kernels::fake_quant_act_fp8(xin, m, k, s.xf.data());
@@ -88,13 +124,22 @@ void linear(const float* x, int64_t m, const MatrixView& w, const float* bias, f
     xin = s.xf.data();
   }
   split(m, n, pool, [&](int64_t i0, int64_t i1, int64_t n0, int64_t n1) {
-    if (w.compressed()) {
-      kernels::qmatmul(xin + i0 * k, i1 - i0, w, n0, n1, y + i0 * n, n, kernels::active_isa());
-    } else {
-      kernels::matmul(xin + i0 * k, i1 - i0, k, w.data, w.dtype, n0, n1, y + i0 * n, n);
-    }
-    add_bias(i0, i1, n0, n1);
+    each_part(i0, i1, n0, n1, [&](const LinearPart& p, int64_t a0, int64_t a1, int64_t r0, int64_t r1) {
+      const MatrixView& w = *p.w;
+      const int64_t ny = w.rows;
+      if (w.compressed()) {
+        kernels::qmatmul(xin + a0 * k, a1 - a0, w, r0, r1, p.y + a0 * ny, ny, isa);
+      } else {
+        kernels::matmul(xin + a0 * k, a1 - a0, k, w.data, w.dtype, r0, r1, p.y + a0 * ny, ny, isa);
+      }
+    });
   });
+}
+
+void linear(const float* x, int64_t m, const MatrixView& w, const float* bias, float* y,
+            ThreadPool& pool) {
+  const LinearPart part{&w, bias, y};
+  linear_fused(x, m, &part, 1, pool);
 }
 
 void embedding_row(const MatrixView& table, int64_t index, float* out) {

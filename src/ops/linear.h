@@ -14,6 +14,20 @@ namespace quanta::ops {
 void linear(const float* x, int64_t m, const MatrixView& w, const float* bias, float* y,
             ThreadPool& pool);
 
+// One output of linear_fused: y = x W^T (+ bias), W (rows, cols), y (m, rows).
+struct LinearPart {
+  const MatrixView* w = nullptr;
+  const float* bias = nullptr;  // (rows) or nullptr
+  float* y = nullptr;
+};
+
+// Several Linears on the same input (q/k/v, gate/up) as one parallel section over their rows
+// stacked, so a decode step pays one fork-join (and, for W8A8, one activation quantization)
+// instead of one per matrix. Same numerics as linear() on each part. Parts must share cols;
+// parts that differ in column order (act-order) or activation quantization run one by one.
+void linear_fused(const float* x, int64_t m, const LinearPart* parts, int64_t n_parts,
+                  ThreadPool& pool);
+
 // Row `index` of an embedding table (vocab, dim), dense, converted to f32 -> out (dim,).
 void embedding_row(const MatrixView& table, int64_t index, float* out);
 
