@@ -2,7 +2,8 @@
 // SmolLM2-135M layer shapes. m = 1: decode GEMV; the counter W_B/s is compressed weight bytes
 // (codes + scales + zero points) read per second (Note: these matrices fit in L2/L3, so this is
 // cache bandwidth, an upper bound for what the kernel can stream). m = 512: prefill (FLOP/s).
-// W8A8 timings include nothing but the int8 x int8 kernel (activations quantized once, outside).
+// W8A8 and the int16-activation formats (W4A16, W8A16 per channel or groups of 32) time the
+// kernel alone: activations quantized once, outside (act_quant_*: that part, per level).
 // Run: quanta_bench --benchmark_filter=qmatmul --benchmark_min_time=0.2 (act_quant_int8: the
 // activation quantization of W8A8, per level).
 #include <benchmark/benchmark.h>
@@ -26,7 +27,7 @@ struct Shape {
 };
 constexpr Shape kShapes[] = {
     {"q_o_proj", 576, 576}, {"gate_up_proj", 576, 1536}, {"down_proj", 1536, 576}};
-constexpr int64_t kTokens[] = {1, 512};
+constexpr int64_t kTokens[] = {1, 8, 512};
 
 struct Format {
   const char* name;
@@ -37,10 +38,13 @@ struct Format {
   ActQuant act;
 };
 constexpr Format kFormats[] = {
+    {"W4A16_g32", QuantType::kInt, 4, true, 32, ActQuant::kNone},
     {"W4A16_g64", QuantType::kInt, 4, true, 64, ActQuant::kNone},
     {"W4A16_ASYM_g64", QuantType::kInt, 4, false, 64, ActQuant::kNone},
     {"W4A16_chan", QuantType::kInt, 4, true, 0, ActQuant::kNone},
     {"W8A16", QuantType::kInt, 8, true, 0, ActQuant::kNone},
+    {"W8A16_g32", QuantType::kInt, 8, true, 32, ActQuant::kNone},
+    {"W8A16_g16", QuantType::kInt, 8, true, 16, ActQuant::kNone},
     {"FP8", QuantType::kFloat, 8, true, 0, ActQuant::kNone},
     {"W8A8", QuantType::kInt, 8, true, 0, ActQuant::kInt8PerToken},
 };
@@ -69,9 +73,16 @@ void bm_qmatmul(benchmark::State& state, Isa isa, Format f, int64_t m, Shape s) 
   std::vector<int8_t> xq(static_cast<size_t>(m * ldq));
   std::vector<float> sx(static_cast<size_t>(m));
   quantize_act_int8(x.data(), m, s.k, xq.data(), ldq, sx.data());
+  const int64_t kp = i16_row_stride(s.k), nb = kp / kI16Block;
+  std::vector<int16_t> xq16(static_cast<size_t>(m * kp));
+  std::vector<float> xs16(static_cast<size_t>(m * nb)), xz16(static_cast<size_t>(m * nb));
+  quantize_act_i16(x.data(), m, s.k, xq16.data(), kp, xs16.data(), xz16.data());
+  const bool i16 = p.view.format == WeightFormat::kInt4x16 || p.view.format == WeightFormat::kInt8x16;
   for (auto _ : state) {
     if (f.act == ActQuant::kInt8PerToken) {
       qmatmul_a8(xq.data(), sx.data(), m, ldq, p.view, 0, s.n, y.data(), s.n, isa);
+    } else if (i16) {
+      qmatmul_i16(xq16.data(), xs16.data(), xz16.data(), m, p.view, 0, s.n, y.data(), s.n, isa);
     } else {
       qmatmul(x.data(), m, p.view, 0, s.n, y.data(), s.n, isa);
     }
@@ -84,6 +95,22 @@ void bm_qmatmul(benchmark::State& state, Isa isa, Format f, int64_t m, Shape s) 
   if (m == 1)
     state.counters["W_B/s"] =
         Counter(double(p.view.nbytes()), Counter::kIsIterationInvariantRate, Counter::kIs1000);
+}
+
+// int16 block quantization of the activations (the part of a W4A16 / W8A16 Linear outside the
+// kernel; one scalar implementation for every level).
+void bm_act_quant_i16(benchmark::State& state, int64_t m, int64_t k) {
+  const std::vector<float> x = random_floats(m * k, 3);
+  const int64_t kp = i16_row_stride(k), nb = kp / kI16Block;
+  std::vector<int16_t> q(static_cast<size_t>(m * kp));
+  std::vector<float> s(static_cast<size_t>(m * nb)), z(static_cast<size_t>(m * nb));
+  for (auto _ : state) {
+    quantize_act_i16(x.data(), m, k, q.data(), kp, s.data(), z.data());
+    benchmark::DoNotOptimize(q.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["x_B/s"] = benchmark::Counter(double(m * k * 4), benchmark::Counter::kIsIterationInvariantRate,
+                                               benchmark::Counter::kIs1000);
 }
 
 // Per-token int8 quantization of the activations (the part of a W8A8 Linear outside the kernel).
@@ -102,6 +129,11 @@ void bm_act_quant(benchmark::State& state, Isa isa, int64_t m, int64_t k) {
 }
 
 bool register_all() {
+  for (int64_t m : {int64_t(1), int64_t(512)})
+    for (int64_t k : {int64_t(576), int64_t(1536)}) {
+      const std::string name = "act_quant_i16/m=" + std::to_string(m) + "/k=" + std::to_string(k);
+      benchmark::RegisterBenchmark(name.c_str(), bm_act_quant_i16, m, k)->Unit(benchmark::kMicrosecond);
+    }
   for (Isa isa : supported_isas())
     for (int64_t m : {int64_t(8), int64_t(512)})
       for (int64_t k : {int64_t(576), int64_t(1536)}) {

@@ -50,6 +50,31 @@ void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t 
     for (int64_t c = k; c < ldq; ++c) qi[c] = 0;
   }
 }
+
+void quantize_act_i16(const float* x, int64_t m, int64_t k, int16_t* q, int64_t kp, float* xs,
+                      float* xz) {
+  const int64_t nb = kp / 32;
+  for (int64_t i = 0; i < m; ++i) {
+    const float* xi = x + i * k;
+    int16_t* qi = q + i * kp;
+    for (int64_t b = 0; b < nb; ++b) {
+      const int64_t c0 = b * 32, c1 = std::min(k, c0 + 32);
+      float absmax = 0.0f;
+      for (int64_t c = c0; c < c1; ++c) absmax = std::max(absmax, std::fabs(xi[c]));  // NaN: skipped
+      const float s = absmax / 32767.0f;
+      int32_t sum = 0;
+      for (int64_t c = c0; c < c0 + 32; ++c) {
+        int16_t code = 0;
+        if (c < c1 && s > 0.0f && std::isfinite(s) && !std::isnan(xi[c]))
+          code = int16_t(std::nearbyint(std::clamp(xi[c] / s, -32767.0f, 32767.0f)));
+        qi[c] = code;
+        sum += code;
+      }
+      xs[i * nb + b] = s;
+      xz[i * nb + b] = s * float(sum);
+    }
+  }
+}
 }  // namespace ref
 
 void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t ldq, float* scales,
@@ -75,6 +100,22 @@ void fake_quant_act_int8(const float* x, int64_t m, int64_t k, float* out) {
     for (int64_t c = 0; c < k; ++c)
       out[i * k + c] = float(int8_code(xi[c], s)) * s;
   }
+}
+
+void quantize_act_i16(const float* x, int64_t m, int64_t k, int16_t* q, int64_t kp, float* xs,
+                      float* xz, Isa isa) {
+  QUANTA_ASSERT(m >= 0 && k >= 1 && kp >= k && kp % 32 == 0);
+  QUANTA_ASSERT(static_cast<int>(isa) <= static_cast<int>(detected_isa()));
+  switch (isa) {
+    case Isa::kScalar: return ref::quantize_act_i16(x, m, k, q, kp, xs, xz);
+    case Isa::kAvx2: return avx2::quantize_act_i16(x, m, k, q, kp, xs, xz);
+    case Isa::kAvx512: return avx512::quantize_act_i16(x, m, k, q, kp, xs, xz);
+  }
+}
+
+void quantize_act_i16(const float* x, int64_t m, int64_t k, int16_t* q, int64_t kp, float* xs,
+                      float* xz) {
+  quantize_act_i16(x, m, k, q, kp, xs, xz, active_isa());
 }
 
 float e4m3_round(float f) {

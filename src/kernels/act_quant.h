@@ -30,15 +30,33 @@ void fake_quant_act_fp8(const float* x, int64_t m, int64_t k, float* out);
 // f rounded to the nearest E4M3 value (ties to even), for |f| <= 448.
 float e4m3_round(float f);
 
-// ---- Per-ISA implementations of quantize_act_int8 (called by its dispatcher). ----
+// Activations for the int16 kernels (kernels/qmatmul.h qmatmul_i16): x (m, k) -> codes q (m, kp)
+// (kp = i16_row_stride(k); columns [k, kp) set to 0), per token and block b of 32 columns a scale
+// xs (m, kp / 32) = absmax / 32767 (0 for an all-zero block) and codes round_half_even(x / xs)
+// in [-32767, 32767]; xz (m, kp / 32) = xs * (sum of the block's codes). NaN inputs count as 0.
+// The error of a value is at most absmax / 65534 of its block: far below bf16's 2^-9 relative.
+// Every level gives the same codes and scales, bit for bit. Single-threaded.
+void quantize_act_i16(const float* x, int64_t m, int64_t k, int16_t* q, int64_t kp, float* xs,
+                      float* xz, Isa isa);
+// The same at active_isa().
+void quantize_act_i16(const float* x, int64_t m, int64_t k, int16_t* q, int64_t kp, float* xs,
+                      float* xz);
+
+// ---- Per-ISA implementations of quantize_act_int8 / _i16 (called by their dispatchers). ----
 namespace ref {
 void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t ldq, float* scales);
+void quantize_act_i16(const float* x, int64_t m, int64_t k, int16_t* q, int64_t kp, float* xs,
+                      float* xz);
 }  // namespace ref
 namespace avx2 {
 void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t ldq, float* scales);
+void quantize_act_i16(const float* x, int64_t m, int64_t k, int16_t* q, int64_t kp, float* xs,
+                      float* xz);
 }  // namespace avx2
 namespace avx512 {
 void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t ldq, float* scales);
+void quantize_act_i16(const float* x, int64_t m, int64_t k, int16_t* q, int64_t kp, float* xs,
+                      float* xz);
 }  // namespace avx512
 
 }  // namespace quanta::kernels

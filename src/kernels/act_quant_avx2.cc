@@ -1,7 +1,8 @@
-// Per-token int8 activation quantization, AVX2 (+FMA, F16C): the largest |x| of a token in 8
+// Activation quantization, AVX2 (+FMA, F16C). Per-token int8: the largest |x| of a token in 8
 // lanes, then 8 codes per step (divide, clamp, round to nearest even, pack); a row's last k % 8
-// values go through the same vector steps from a zero-padded copy. Same results as
-// ref::quantize_act_int8, bit for bit (kernels/act_quant.h).
+// values go through the same vector steps from a zero-padded copy. Block int16: the same steps
+// per 32 values. Same results as ref::quantize_act_int8 / ref::quantize_act_i16, bit for bit
+// (kernels/act_quant.h).
 //
 // Note: built with -mavx2 -mfma -mf16c; like matmul_avx2.cc it must not instantiate
 // standard-library templates or call inline functions from shared headers.
@@ -44,7 +45,70 @@ __m128i codes(__m256 x, __m256 s) {
   return _mm_packs_epi16(w, w);
 }
 
+// One block of 32 int16 codes from n (1 .. 32) values (a short block from a zero-padded copy);
+// NaN counts as 0 (as ref). Returns the sum of the codes; *scale gets absmax / 32767.
+int32_t block_i16(const float* x, int64_t n, int16_t* q, float* scale) {
+  float buf[32] = {};
+  if (n < 32) {
+    std::memcpy(buf, x, size_t(n) * sizeof(float));
+    x = buf;
+  }
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 v[4];
+  __m256 mx = _mm256_setzero_ps();
+  for (int h = 0; h < 4; ++h) {
+    v[h] = _mm256_loadu_ps(x + 8 * h);
+    v[h] = _mm256_and_ps(v[h], _mm256_cmp_ps(v[h], v[h], _CMP_ORD_Q));  // NaN -> 0
+    mx = _mm256_max_ps(_mm256_andnot_ps(sign, v[h]), mx);
+  }
+  __m128 r = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+  r = _mm_max_ps(r, _mm_movehl_ps(r, r));
+  r = _mm_max_ss(r, _mm_movehdup_ps(r));
+  const float s = _mm_cvtss_f32(r) / 32767.0f;
+  *scale = s;
+  if (!(s > 0.0f && s <= 3.40282347e38f)) {  // all zero, or not finite: codes 0
+    std::memset(q, 0, 32 * sizeof(int16_t));
+    return 0;
+  }
+  const __m256 vs = _mm256_set1_ps(s);
+  __m256i c[4];
+  for (int h = 0; h < 4; ++h) {
+    __m256 d = _mm256_div_ps(v[h], vs);
+    d = _mm256_min_ps(_mm256_max_ps(d, _mm256_set1_ps(-32767.0f)), _mm256_set1_ps(32767.0f));
+    c[h] = _mm256_cvtps_epi32(_mm256_round_ps(d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+  for (int h = 0; h < 2; ++h) {
+    // packs works per 128-bit lane: [a0-3 b0-3 a4-7 b4-7] -> reorder the 64-bit quarters.
+    const __m256i p = _mm256_permute4x64_epi64(_mm256_packs_epi32(c[2 * h], c[2 * h + 1]), 0xd8);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 16 * h), p);
+  }
+  __m256i t = _mm256_add_epi32(_mm256_add_epi32(c[0], c[1]), _mm256_add_epi32(c[2], c[3]));
+  __m128i u = _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+  u = _mm_add_epi32(u, _mm_shuffle_epi32(u, 0x4e));
+  u = _mm_add_epi32(u, _mm_shuffle_epi32(u, 0xb1));
+  return _mm_cvtsi128_si32(u);
+}
+
 }  // namespace
+
+void quantize_act_i16(const float* x, int64_t m, int64_t k, int16_t* q, int64_t kp, float* xs,
+                      float* xz) {
+  const int64_t nb = kp / 32;
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t b = 0; b < nb; ++b) {
+      const int64_t c0 = b * 32;
+      float s = 0.0f;
+      int32_t sum = 0;
+      if (c0 < k) {
+        sum = block_i16(x + i * k + c0, k - c0, q + i * kp + c0, &s);
+      } else {
+        std::memset(q + i * kp + c0, 0, 32 * sizeof(int16_t));
+      }
+      xs[i * nb + b] = s;
+      xz[i * nb + b] = s * float(sum);
+    }
+  }
+}
 
 void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t ldq,
                        float* scales) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/act_quant.h"
 #include "kernels/matmul.h"
 
 namespace quanta::kernels {
@@ -25,6 +26,10 @@ void dequantize_at(const MatrixView& w, int64_t r0, int64_t r1, float* out, Isa 
     case Isa::kAvx2: return avx2::dequantize_rows(w, r0, r1, out);
     case Isa::kAvx512: return avx512::dequantize_rows(w, r0, r1, out);
   }
+}
+
+bool runs_i16(const MatrixView& w) {
+  return w.format == WeightFormat::kInt4x16 || w.format == WeightFormat::kInt8x16;
 }
 
 }  // namespace
@@ -47,10 +52,18 @@ float* qmatmul_scratch(int64_t n) {
 
 void qmatmul(const float* x, int64_t m, const MatrixView& w, int64_t n0, int64_t n1, float* y,
              int64_t ldy, Isa isa) {
-  QUANTA_ASSERT(w.format == WeightFormat::kInt4 || w.format == WeightFormat::kInt8 ||
-                w.format == WeightFormat::kFp8);
+  QUANTA_ASSERT(runs_i16(w) || w.format == WeightFormat::kInt8 || w.format == WeightFormat::kFp8);
   check_args(w, m, n0, n1, ldy, isa);
   if (m == 0 || n0 == n1) return;
+  if (runs_i16(w)) {
+    // Callers that run many matrices on one input quantize it once (ops::linear); this is the
+    // simple form.
+    const int64_t kp = i16_row_stride(w.cols), nb = kp / kI16Block;
+    std::vector<int16_t> xq(size_t(m * kp));
+    std::vector<float> xs(size_t(m * nb)), xz(size_t(m * nb));
+    quantize_act_i16(x, m, w.cols, xq.data(), kp, xs.data(), xz.data());
+    return qmatmul_i16(xq.data(), xs.data(), xz.data(), m, w, n0, n1, y, ldy, isa);
+  }
   if (isa == Isa::kScalar) return ref::qgemv(x, m, w, n0, n1, y, ldy);
   if (m < kQGemmMinRows) {
     if (isa == Isa::kAvx512) return avx512::qgemv(x, m, w, n0, n1, y, ldy);
@@ -83,10 +96,25 @@ void qmatmul_a8(const int8_t* xq, const float* sx, int64_t m, int64_t ldq, const
   }
 }
 
+void qmatmul_i16(const int16_t* xq, const float* xs, const float* xz, int64_t m,
+                 const MatrixView& w, int64_t n0, int64_t n1, float* y, int64_t ldy, Isa isa) {
+  QUANTA_ASSERT(runs_i16(w));
+  check_args(w, m, n0, n1, ldy, isa);
+  if (m == 0 || n0 == n1) return;
+  switch (isa) {
+    case Isa::kScalar: return ref::qmatmul_i16(xq, xs, xz, m, w, n0, n1, y, ldy);
+    case Isa::kAvx2: return avx2::qmatmul_i16(xq, xs, xz, m, w, n0, n1, y, ldy);
+    case Isa::kAvx512:
+      if (has_avx512_vnni()) return avx512vnni::qmatmul_i16(xq, xs, xz, m, w, n0, n1, y, ldy);
+      return avx2::qmatmul_i16(xq, xs, xz, m, w, n0, n1, y, ldy);
+  }
+}
+
 void dequantize_rows(const MatrixView& w, int64_t r0, int64_t r1, float* out, Isa isa) {
   QUANTA_ASSERT(w.compressed());
   check_args(w, 0, r0, r1, w.rows, isa);
-  if (w.format == WeightFormat::kInt8Vnni) return ref::dequantize_rows(w, r0, r1, out);
+  // The formats the f32 kernels do not run are decoded by the reference (tests, tools).
+  if (w.format == WeightFormat::kInt8Vnni || runs_i16(w)) return ref::dequantize_rows(w, r0, r1, out);
   dequantize_at(w, r0, r1, out, isa);
 }
 

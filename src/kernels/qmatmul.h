@@ -1,7 +1,9 @@
 // Matrix multiply with weights kept compressed (core/tensor.h WeightFormat): 4-bit and 8-bit
 // integer codes with per-group f32 scales, FP8 E4M3 codes, and int8 x int8 for W8A8.
-// Weight-only formats decode to f32 in registers and accumulate in f32; W8A8 multiplies int8
-// codes exactly in int32 and scales at the end. Scalar reference in kernels/ref/, SIMD versions
+// int4 and int8 weight-only formats (kInt4x16, kInt8x16) multiply their codes by int16
+// activation codes (one scale per 32 columns of a token) exactly in int32, per block, then scale
+// in f32 (qmatmul_i16); the other weight-only formats decode to f32 in registers and accumulate
+// in f32 (qmatmul); W8A8 multiplies int8 codes exactly in int32 and scales at the end. Scalar reference in kernels/ref/, SIMD versions
 // one ISA per translation unit.
 #pragma once
 
@@ -14,7 +16,7 @@ namespace quanta::kernels {
 
 // Y (m, ldy) columns [n0, n1):  Y[i][j] = sum_c X[i][c] * W[j][c]
 //   X (m, k) f32 row-major, already in W's column order (see MatrixView::col_perm);
-//   W (n, k) in format kInt4, kInt8 or kFp8.  Overwrites Y[i][n0..n1). Single-threaded.
+//   W (n, k) in format kInt8 or kFp8.  Overwrites Y[i][n0..n1). Single-threaded.
 // Note: from m = kQGemmMinRows the SIMD levels decode kQRowBlock rows of W at a time to f32 and
 // run the f32 GEMM (kernels/matmul.h) on them; below, a GEMV decodes in registers.
 void qmatmul(const float* x, int64_t m, const MatrixView& w, int64_t n0, int64_t n1, float* y,
@@ -28,6 +30,20 @@ inline constexpr int64_t kQRowBlock = 384;
 void qmatmul_a8(const int8_t* xq, const float* sx, int64_t m, int64_t ldq, const MatrixView& w,
                 int64_t n0, int64_t n1, float* y, int64_t ldy, Isa isa);
 inline int64_t a8_row_stride(int64_t k) { return (k + 3) / 4 * 4; }
+
+// Weight-only int4 / int8 (kInt4x16, kInt8x16) against int16 activations:
+//   Y[i][j] = sum_b [ (sum_{c in block b} xq[i][c] * code[j][c]) * (scale[j][g(b)] * xs[i][b])
+//                     - zero[j][g(b)] * scale[j][g(b)] * xz[i][b] ]
+//   over the 32-column blocks b of the padded row (kp = i16_row_stride(k) columns; g(b) the
+//   weight group holding block b; the zero term for int4 only, zero 8 if symmetric).
+//   xq (m, kp) int16 codes, xs (m, kp / 32) their block scales, xz (m, kp / 32) xs times the
+//   sum of the block's codes: quantize_act_i16's output (kernels/act_quant.h). Each block's sum
+//   is exact in int32; every level then scales and accumulates in the order written, so all
+//   levels give the same bits. Overwrites Y[i][n0..n1). Single-threaded.
+void qmatmul_i16(const int16_t* xq, const float* xs, const float* xz, int64_t m,
+                 const MatrixView& w, int64_t n0, int64_t n1, float* y, int64_t ldy, Isa isa);
+inline int64_t i16_row_stride(int64_t k) { return (k + 31) / 32 * 32; }
+inline constexpr int64_t kI16Block = 32;  // columns per activation scale
 
 // Rows [r0, r1) of a compressed W decoded to f32: out (r1 - r0, k), in W's column order.
 // Exactly the values compressed-tensors' dequantization gives ((code - zero) * scale).
@@ -45,8 +61,14 @@ void qgemv(const float* x, int64_t m, const MatrixView& w, int64_t n0, int64_t n
 void qmatmul_a8(const int8_t* xq, const float* sx, int64_t m, int64_t ldq, const MatrixView& w,
                 int64_t n0, int64_t n1, float* y, int64_t ldy);
 void dequantize_rows(const MatrixView& w, int64_t r0, int64_t r1, float* out);
+void qmatmul_i16(const int16_t* xq, const float* xs, const float* xz, int64_t m,
+                 const MatrixView& w, int64_t n0, int64_t n1, float* y, int64_t ldy);
 // Element (r, c) of W decoded (any compressed format).
 float weight_at(const MatrixView& w, int64_t r, int64_t c);
+// Scale and zero point of row r, group g (any compressed format; zero: 0 where codes are
+// signed, 8 for symmetric int4).
+float scale_at(const MatrixView& w, int64_t r, int64_t g);
+float zero_at(const MatrixView& w, int64_t r, int64_t g);
 }  // namespace ref
 namespace avx2 {
 void qgemv(const float* x, int64_t m, const MatrixView& w, int64_t n0, int64_t n1, float* y,
@@ -54,6 +76,8 @@ void qgemv(const float* x, int64_t m, const MatrixView& w, int64_t n0, int64_t n
 void qmatmul_a8(const int8_t* xq, const float* sx, int64_t m, int64_t ldq, const MatrixView& w,
                 int64_t n0, int64_t n1, float* y, int64_t ldy);
 void dequantize_rows(const MatrixView& w, int64_t r0, int64_t r1, float* out);
+void qmatmul_i16(const int16_t* xq, const float* xs, const float* xz, int64_t m,
+                 const MatrixView& w, int64_t n0, int64_t n1, float* y, int64_t ldy);
 }  // namespace avx2
 namespace avx512 {
 void qgemv(const float* x, int64_t m, const MatrixView& w, int64_t n0, int64_t n1, float* y,
@@ -63,6 +87,8 @@ void dequantize_rows(const MatrixView& w, int64_t r0, int64_t r1, float* out);
 namespace avx512vnni {
 void qmatmul_a8(const int8_t* xq, const float* sx, int64_t m, int64_t ldq, const MatrixView& w,
                 int64_t n0, int64_t n1, float* y, int64_t ldy);
+void qmatmul_i16(const int16_t* xq, const float* xs, const float* xz, int64_t m,
+                 const MatrixView& w, int64_t n0, int64_t n1, float* y, int64_t ldy);
 }  // namespace avx512vnni
 
 // Per-thread scratch distinct from matmul_scratch() (the f32 GEMM uses that one while the

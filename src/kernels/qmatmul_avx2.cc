@@ -1,9 +1,8 @@
-// AVX2 (with FMA) compressed-weight kernels. Contracts in kernels/qmatmul.h.
+// AVX2 (with FMA) f32-activation kernels for kInt8 and kFp8 weights. Contracts in kernels/qmatmul.h.
 //
-// Same scheme as qmatmul_avx512.cc with 8 lanes and 16 registers: codes widened to f32 are
-// multiplied into per-group vector accumulators without scale or zero point; each group's sum
-// is scaled into the row's accumulator once (int4: minus zero * scale * sum of x over the
-// group, kept aside as a scalar).
+// Same scheme as qmatmul_avx512.cc (kInt8, kFp8) with 8 lanes and 16 registers: codes widened
+// to f32 are multiplied into per-group vector accumulators without scale; each group's sum is
+// scaled into the row's accumulator once.
 //
 // Note: built with -mavx2 -mfma -mf16c; like matmul_avx2.cc it must not instantiate
 // standard-library templates or call inline functions from shared headers.
@@ -49,21 +48,6 @@ __m128i load8(const uint8_t* p, int64_t n) {
 
 // One step of a row as kVecs vectors of codes in f32, columns c + 8v (see qmatmul_avx512.cc).
 template <WeightFormat F> struct Fmt;
-template <> struct Fmt<WeightFormat::kInt4> {
-  static constexpr int kVecs = 4;
-  static constexpr int64_t kStepBytes = 16;
-  static int64_t row_bytes(int64_t k) { return (k + 31) / 32 * 16; }
-  static void codes(const uint8_t* p, int64_t, __m256* v) {
-    // Bytes 0-7 hold columns 0-7 (low nibbles) and 16-23 (high); bytes 8-15 columns 8-15, 24-31.
-    const __m256i a = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
-    const __m256i b = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8)));
-    const __m256i lo = _mm256_set1_epi32(15);
-    v[0] = _mm256_cvtepi32_ps(_mm256_and_si256(a, lo));
-    v[1] = _mm256_cvtepi32_ps(_mm256_and_si256(b, lo));
-    v[2] = _mm256_cvtepi32_ps(_mm256_srli_epi32(a, 4));
-    v[3] = _mm256_cvtepi32_ps(_mm256_srli_epi32(b, 4));
-  }
-};
 template <> struct Fmt<WeightFormat::kInt8> {
   static constexpr int kVecs = 1;
   static constexpr int64_t kStepBytes = 8;
@@ -84,16 +68,15 @@ template <> struct Fmt<WeightFormat::kFp8> {
   }
 };
 
-// y[r] = x . W[j + r] for r < RW.  x (k,); xsum (n_groups,) group sums of x (int4 only).
+// y[r] = x . W[j + r] for r < RW.  x (k,).
 template <WeightFormat F, int RW>
-void dot_block(const float* x, const MatrixView& w, int64_t j, const float* xsum, float* y) {
+void dot_block(const float* x, const MatrixView& w, int64_t j, float* y) {
   using Fm = Fmt<F>;
   constexpr int64_t kStep = Fm::kVecs * kLanes;
   const int64_t k = w.cols, ng = n_groups(w), gc = group_cols(w), rb = Fm::row_bytes(k);
   const uint8_t* wp = static_cast<const uint8_t*>(w.data) + j * rb;
   __m256 acc[RW];
-  float corr[RW];
-  for (int r = 0; r < RW; ++r) acc[r] = _mm256_setzero_ps(), corr[r] = 0.0f;
+  for (int r = 0; r < RW; ++r) acc[r] = _mm256_setzero_ps();
   for (int64_t g = 0; g < ng; ++g) {
     __m256 gacc[RW];
     for (int r = 0; r < RW; ++r) gacc[r] = _mm256_setzero_ps();
@@ -114,38 +97,23 @@ void dot_block(const float* x, const MatrixView& w, int64_t j, const float* xsum
     for (int r = 0; r < RW; ++r) {
       const float s = w.scales[(j + r) * ng + g];
       acc[r] = _mm256_fmadd_ps(gacc[r], _mm256_set1_ps(s), acc[r]);
-      if constexpr (F == WeightFormat::kInt4)
-        corr[r] += (w.zeros ? w.zeros[(j + r) * ng + g] : 8.0f) * s * xsum[g];
     }
   }
-  for (int r = 0; r < RW; ++r) y[r] = hsum(acc[r]) - corr[r];
+  for (int r = 0; r < RW; ++r) y[r] = hsum(acc[r]);
 }
 
 template <WeightFormat F>
 void qgemv_typed(const float* x, int64_t m, const MatrixView& w, int64_t n0, int64_t n1, float* y,
                  int64_t ldy) {
-  const int64_t k = w.cols, ng = n_groups(w), gc = group_cols(w);
-  float* xsum = nullptr;
-  if constexpr (F == WeightFormat::kInt4) {
-    xsum = qmatmul_scratch(m * ng);
-    for (int64_t i = 0; i < m; ++i) {
-      for (int64_t g = 0; g < ng; ++g) {
-        __m256 s = _mm256_setzero_ps();
-        const int64_t c1 = min_i64(k, (g + 1) * gc);
-        for (int64_t c = g * gc; c < c1; c += kLanes)
-          s = _mm256_add_ps(s, _mm256_maskload_ps(x + i * k + c, tail_mask(c1 - c)));
-        xsum[i * ng + g] = hsum(s);
-      }
-    }
-  }
+  const int64_t k = w.cols;
   // Rows outer, tokens inner: a block of rows stays in L1 while every token passes over it.
   int64_t j = n0;
   for (; j + kQW <= n1; j += kQW)
     for (int64_t i = 0; i < m; ++i)
-      dot_block<F, kQW>(x + i * k, w, j, xsum ? xsum + i * ng : nullptr, y + i * ldy + j);
+      dot_block<F, kQW>(x + i * k, w, j, y + i * ldy + j);
   for (; j < n1; ++j)
     for (int64_t i = 0; i < m; ++i)
-      dot_block<F, 1>(x + i * k, w, j, xsum ? xsum + i * ng : nullptr, y + i * ldy + j);
+      dot_block<F, 1>(x + i * k, w, j, y + i * ldy + j);
 }
 
 template <WeightFormat F>
@@ -158,14 +126,12 @@ void dequantize_typed(const MatrixView& w, int64_t r0, int64_t r1, float* out) {
     float* o = out + (r - r0) * k;
     for (int64_t g = 0; g < ng; ++g) {
       const __m256 sv = _mm256_set1_ps(w.scales[r * ng + g]);
-      const __m256 zv = _mm256_set1_ps(w.zeros ? w.zeros[r * ng + g] : 8.0f);
       const int64_t c1 = min_i64(k, (g + 1) * gc);
       for (int64_t c = g * gc; c < c1; c += kStep) {
         __m256 wv[Fm::kVecs];
         Fm::codes(wp + c / kStep * Fm::kStepBytes, c1 - c, wv);
         for (int v = 0; v < Fm::kVecs; ++v) {
-          __m256 d = wv[v];  // (code - zero) * scale, rounded once, as the reference
-          if constexpr (F == WeightFormat::kInt4) d = _mm256_sub_ps(d, zv);
+          const __m256 d = wv[v];  // code * scale, rounded once, as the reference
           const int64_t n = c1 - c - v * kLanes;
           if (n >= kLanes) {
             _mm256_storeu_ps(o + c + v * kLanes, _mm256_mul_ps(d, sv));
@@ -183,7 +149,6 @@ void dequantize_typed(const MatrixView& w, int64_t r0, int64_t r1, float* out) {
 void qgemv(const float* x, int64_t m, const MatrixView& w, int64_t n0, int64_t n1, float* y,
            int64_t ldy) {
   switch (w.format) {
-    case WeightFormat::kInt4: return qgemv_typed<WeightFormat::kInt4>(x, m, w, n0, n1, y, ldy);
     case WeightFormat::kInt8: return qgemv_typed<WeightFormat::kInt8>(x, m, w, n0, n1, y, ldy);
     case WeightFormat::kFp8: return qgemv_typed<WeightFormat::kFp8>(x, m, w, n0, n1, y, ldy);
     default: return;
@@ -192,7 +157,6 @@ void qgemv(const float* x, int64_t m, const MatrixView& w, int64_t n0, int64_t n
 
 void dequantize_rows(const MatrixView& w, int64_t r0, int64_t r1, float* out) {
   switch (w.format) {
-    case WeightFormat::kInt4: return dequantize_typed<WeightFormat::kInt4>(w, r0, r1, out);
     case WeightFormat::kInt8: return dequantize_typed<WeightFormat::kInt8>(w, r0, r1, out);
     case WeightFormat::kFp8: return dequantize_typed<WeightFormat::kFp8>(w, r0, r1, out);
     default: return;

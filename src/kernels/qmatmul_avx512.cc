@@ -1,11 +1,9 @@
-// AVX-512 (F/BW/VL/DQ) compressed-weight kernels. Contracts in kernels/qmatmul.h.
+// AVX-512 (F/BW/VL/DQ) f32-activation kernels for kInt8 and kFp8 weights. Contracts in
+// kernels/qmatmul.h.
 //
 // GEMV (few tokens): kQW rows of W by up to kQX tokens at a time. Codes are widened to f32 in
-// registers and multiplied into per-group accumulators *without* their scale or zero point; at
-// the end of each group one FMA applies the row's scale, and for int4 the zero point is taken
-// off once per group as zero * scale * sum(x over the group) (sums of x precomputed per call).
-// That leaves 3 vector ops per 16 int4 codes (widen, mask or shift, convert) plus one FMA per
-// token, so the loop keeps up with memory.
+// registers and multiplied into per-group accumulators *without* their scale; at the end of each
+// group one FMA applies the row's scale.
 //
 // Note: built with -mavx512*; like matmul_avx512.cc it must not instantiate standard-library
 // templates or call inline functions from shared headers (see the note there).
@@ -39,16 +37,6 @@ __mmask16 lanes(int64_t n) {
 // c .. c + kVecs * 16 in order, from kStepBytes bytes; n = valid columns left in the row (byte
 // formats must not read past the row; int4 rows are padded to whole steps).
 template <WeightFormat F> struct Fmt;
-template <> struct Fmt<WeightFormat::kInt4> {
-  static constexpr int kVecs = 2;
-  static constexpr int64_t kStepBytes = 16;
-  static int64_t row_bytes(int64_t k) { return (k + 31) / 32 * 16; }
-  static void codes(const uint8_t* p, int64_t, __m512* v) {
-    const __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-    v[0] = _mm512_cvtepi32_ps(_mm512_and_si512(b, _mm512_set1_epi32(15)));
-    v[1] = _mm512_cvtepi32_ps(_mm512_srli_epi32(b, 4));
-  }
-};
 __m128i load_bytes(const uint8_t* p, int64_t n) {
   if (n >= kLanes) return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   return _mm_maskz_loadu_epi8(lanes(n), p);
@@ -75,19 +63,16 @@ template <> struct Fmt<WeightFormat::kFp8> {
   }
 };
 
-// y[i][r] = x[i] . W[j + r] for i < RX, r < RW.  x (RX, k) row stride k; xsum (RX, n_groups)
-// the group sums of x (int4 only); y row stride ldy.
+// y[i][r] = x[i] . W[j + r] for i < RX, r < RW.  x (RX, k) row stride k; y row stride ldy.
 template <WeightFormat F, int RX, int RW>
-void dot_block(const float* x, const MatrixView& w, int64_t j, const float* xsum, float* y,
-               int64_t ldy) {
+void dot_block(const float* x, const MatrixView& w, int64_t j, float* y, int64_t ldy) {
   using Fm = Fmt<F>;
   constexpr int64_t kStep = Fm::kVecs * kLanes;
   const int64_t k = w.cols, ng = n_groups(w), gc = group_cols(w), rb = Fm::row_bytes(k);
   const uint8_t* wp = static_cast<const uint8_t*>(w.data) + j * rb;
   __m512 acc[RX][RW];
-  float corr[RX][RW];
   for (int i = 0; i < RX; ++i)
-    for (int r = 0; r < RW; ++r) acc[i][r] = _mm512_setzero_ps(), corr[i][r] = 0.0f;
+    for (int r = 0; r < RW; ++r) acc[i][r] = _mm512_setzero_ps();
   for (int64_t g = 0; g < ng; ++g) {
     __m512 gacc[RX][RW];
     for (int i = 0; i < RX; ++i)
@@ -112,48 +97,29 @@ void dot_block(const float* x, const MatrixView& w, int64_t j, const float* xsum
       const float s = w.scales[(j + r) * ng + g];
       const __m512 sv = _mm512_set1_ps(s);
       for (int i = 0; i < RX; ++i) acc[i][r] = _mm512_fmadd_ps(gacc[i][r], sv, acc[i][r]);
-      if constexpr (F == WeightFormat::kInt4) {
-        const float zs = (w.zeros ? w.zeros[(j + r) * ng + g] : 8.0f) * s;
-        for (int i = 0; i < RX; ++i) corr[i][r] += zs * xsum[i * ng + g];
-      }
     }
   }
   for (int i = 0; i < RX; ++i)
-    for (int r = 0; r < RW; ++r) y[i * ldy + r] = _mm512_reduce_add_ps(acc[i][r]) - corr[i][r];
+    for (int r = 0; r < RW; ++r) y[i * ldy + r] = _mm512_reduce_add_ps(acc[i][r]);
 }
 
 // Rows j .. j + RW - 1 for all m tokens.
 template <WeightFormat F, int RW>
-void rows_all_tokens(const float* x, int64_t m, const MatrixView& w, int64_t j, const float* xsum,
-                     float* y, int64_t ldy) {
-  const int64_t k = w.cols, ng = n_groups(w);
+void rows_all_tokens(const float* x, int64_t m, const MatrixView& w, int64_t j, float* y,
+                     int64_t ldy) {
+  const int64_t k = w.cols;
   int64_t i = 0;
-  for (; i + kQX <= m; i += kQX)
-    dot_block<F, kQX, RW>(x + i * k, w, j, xsum ? xsum + i * ng : nullptr, y + i * ldy + j, ldy);
-  if (i < m) dot_block<F, 1, RW>(x + i * k, w, j, xsum ? xsum + i * ng : nullptr, y + i * ldy + j, ldy);
+  for (; i + kQX <= m; i += kQX) dot_block<F, kQX, RW>(x + i * k, w, j, y + i * ldy + j, ldy);
+  if (i < m) dot_block<F, 1, RW>(x + i * k, w, j, y + i * ldy + j, ldy);
 }
 
 template <WeightFormat F>
 void qgemv_typed(const float* x, int64_t m, const MatrixView& w, int64_t n0, int64_t n1, float* y,
                  int64_t ldy) {
-  const int64_t k = w.cols, ng = n_groups(w), gc = group_cols(w);
-  float* xsum = nullptr;
-  if constexpr (F == WeightFormat::kInt4) {
-    xsum = qmatmul_scratch(m * ng);
-    for (int64_t i = 0; i < m; ++i) {
-      for (int64_t g = 0; g < ng; ++g) {
-        __m512 s = _mm512_setzero_ps();
-        const int64_t c1 = min_i64(k, (g + 1) * gc);
-        for (int64_t c = g * gc; c < c1; c += kLanes)
-          s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(lanes(c1 - c), x + i * k + c));
-        xsum[i * ng + g] = _mm512_reduce_add_ps(s);
-      }
-    }
-  }
   // Rows outer, tokens inner: a block of rows stays in L1 while every token passes over it.
   int64_t j = n0;
-  for (; j + kQW <= n1; j += kQW) rows_all_tokens<F, kQW>(x, m, w, j, xsum, y, ldy);
-  for (; j < n1; ++j) rows_all_tokens<F, 1>(x, m, w, j, xsum, y, ldy);
+  for (; j + kQW <= n1; j += kQW) rows_all_tokens<F, kQW>(x, m, w, j, y, ldy);
+  for (; j < n1; ++j) rows_all_tokens<F, 1>(x, m, w, j, y, ldy);
 }
 
 template <WeightFormat F>
@@ -166,15 +132,13 @@ void dequantize_typed(const MatrixView& w, int64_t r0, int64_t r1, float* out) {
     float* o = out + (r - r0) * k;
     for (int64_t g = 0; g < ng; ++g) {
       const __m512 sv = _mm512_set1_ps(w.scales[r * ng + g]);
-      const __m512 zv = _mm512_set1_ps(w.zeros ? w.zeros[r * ng + g] : 8.0f);
       const int64_t c1 = min_i64(k, (g + 1) * gc);
       for (int64_t c = g * gc; c < c1; c += kStep) {
         __m512 wv[Fm::kVecs];
         Fm::codes(wp + c / kStep * Fm::kStepBytes, c1 - c, wv);
         for (int v = 0; v < Fm::kVecs; ++v) {
-          // (code - zero) * scale, rounded once: the reference's value exactly.
-          __m512 d = wv[v];
-          if constexpr (F == WeightFormat::kInt4) d = _mm512_sub_ps(d, zv);
+          // code * scale, rounded once: the reference's value exactly.
+          const __m512 d = wv[v];
           _mm512_mask_storeu_ps(o + c + v * kLanes, lanes(c1 - c - v * kLanes), _mm512_mul_ps(d, sv));
         }
       }
@@ -187,7 +151,6 @@ void dequantize_typed(const MatrixView& w, int64_t r0, int64_t r1, float* out) {
 void qgemv(const float* x, int64_t m, const MatrixView& w, int64_t n0, int64_t n1, float* y,
            int64_t ldy) {
   switch (w.format) {
-    case WeightFormat::kInt4: return qgemv_typed<WeightFormat::kInt4>(x, m, w, n0, n1, y, ldy);
     case WeightFormat::kInt8: return qgemv_typed<WeightFormat::kInt8>(x, m, w, n0, n1, y, ldy);
     case WeightFormat::kFp8: return qgemv_typed<WeightFormat::kFp8>(x, m, w, n0, n1, y, ldy);
     default: return;
@@ -196,7 +159,6 @@ void qgemv(const float* x, int64_t m, const MatrixView& w, int64_t n0, int64_t n
 
 void dequantize_rows(const MatrixView& w, int64_t r0, int64_t r1, float* out) {
   switch (w.format) {
-    case WeightFormat::kInt4: return dequantize_typed<WeightFormat::kInt4>(w, r0, r1, out);
     case WeightFormat::kInt8: return dequantize_typed<WeightFormat::kInt8>(w, r0, r1, out);
     case WeightFormat::kFp8: return dequantize_typed<WeightFormat::kFp8>(w, r0, r1, out);
     default: return;

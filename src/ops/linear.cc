@@ -20,6 +20,8 @@ struct Scratch {
   std::vector<float> xf;   // x gathered to W's column order and/or fake-quantized
   std::vector<int8_t> xq;  // int8 activation codes (W8A8)
   std::vector<float> sx;   // their per-token scales
+  std::vector<int16_t> xq16;         // int16 activation codes (int4 / int8 weight-only kernels)
+  std::vector<float> xs16, xz16;     // their block scales, and scales times code sums
 };
 Scratch& scratch() {
   thread_local Scratch s;
@@ -40,14 +42,23 @@ void split(int64_t m, int64_t n, ThreadPool& pool, const Body& body) {
   pool.parallel_for(n, [&](int64_t n0, int64_t n1, int) { body(0, m, n0, n1); }, 16);
 }
 
-// Parts whose input can be prepared once: same column order and activation quantization, and
-// either all int8 x int8 (kInt8Vnni) or none.
+// What a kernel takes as input: int8 codes (W8A8), int16 codes (int4 / int8 weight-only), or f32.
+enum class Input { kInt8, kInt16, kF32 };
+Input input_of(const MatrixView& w) {
+  if (w.act == ActQuant::kInt8PerToken && w.format == WeightFormat::kInt8Vnni) return Input::kInt8;
+  if (w.act == ActQuant::kNone &&
+      (w.format == WeightFormat::kInt4x16 || w.format == WeightFormat::kInt8x16))
+    return Input::kInt16;
+  return Input::kF32;
+}
+
+// Parts whose input can be prepared once: same column order, activation quantization and input.
 bool share_input(const LinearPart* parts, int64_t n_parts) {
   const MatrixView& w0 = *parts[0].w;
   for (int64_t p = 1; p < n_parts; ++p) {
     const MatrixView& w = *parts[p].w;
     if (w.cols != w0.cols || w.col_perm != w0.col_perm || w.act != w0.act ||
-        (w.format == WeightFormat::kInt8Vnni) != (w0.format == WeightFormat::kInt8Vnni))
+        input_of(w) != input_of(w0))
       return false;
   }
   return true;
@@ -93,7 +104,30 @@ void linear_fused(const float* x, int64_t m, const LinearPart* parts, int64_t n_
     xin = s.xf.data();
   }
   const kernels::Isa isa = kernels::active_isa();
-  if (w0.act == ActQuant::kInt8PerToken && w0.format == WeightFormat::kInt8Vnni) {
+  if (input_of(w0) == Input::kInt16) {
+    const int64_t kp = kernels::i16_row_stride(k), nb = kp / kernels::kI16Block;
+    s.xq16.resize(size_t(m * kp));
+    s.xs16.resize(size_t(m * nb));
+    s.xz16.resize(size_t(m * nb));
+    auto quantize = [&](int64_t i0, int64_t i1, int) {
+      kernels::quantize_act_i16(xin + i0 * k, i1 - i0, k, s.xq16.data() + i0 * kp, kp,
+                                s.xs16.data() + i0 * nb, s.xz16.data() + i0 * nb);
+    };
+    if (m >= kSplitTokensFrom) {
+      pool.parallel_for(m, quantize, 32);
+    } else {
+      quantize(0, m, 0);
+    }
+    split(m, n, pool, [&](int64_t i0, int64_t i1, int64_t n0, int64_t n1) {
+      each_part(i0, i1, n0, n1, [&](const LinearPart& p, int64_t a0, int64_t a1, int64_t r0, int64_t r1) {
+        const int64_t ny = p.w->rows;
+        kernels::qmatmul_i16(s.xq16.data() + a0 * kp, s.xs16.data() + a0 * nb,
+                             s.xz16.data() + a0 * nb, a1 - a0, *p.w, r0, r1, p.y + a0 * ny, ny, isa);
+      });
+    });
+    return;
+  }
+  if (input_of(w0) == Input::kInt8) {
     const int64_t ldq = kernels::a8_row_stride(k);
     s.xq.resize(size_t(m * ldq));
     s.sx.resize(size_t(m));

@@ -47,21 +47,44 @@ void finish_view(PackedWeight& p, const QuantizedWeight& q, WeightFormat f, ActQ
                                         p.col_perm.size());
 }
 
-void pack_int4(const QuantizedWeight& q, const std::vector<int32_t>& perm, PackedWeight& p) {
-  const int64_t rb = (q.cols + 31) / 32 * 16;
+// Scales (and zeros) of q (rows, n_groups) in the 16-row block layout (row_blocks, n_groups, 16);
+// padding rows get 0.
+template <typename T>
+std::vector<float> block_rows(const std::vector<T>& v, int64_t rows, int64_t ng) {
+  const int64_t nb = (rows + 15) / 16;
+  std::vector<float> out(size_t(nb * ng * 16), 0.0f);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t g = 0; g < ng; ++g) out[size_t(((r / 16) * ng + g) * 16 + r % 16)] = float(v[size_t(r * ng + g)]);
+  return out;
+}
+
+int64_t padded_cols(int64_t k) { return (k + 31) / 32 * 32; }
+
+void pack_int4_x16(const QuantizedWeight& q, const std::vector<int32_t>& perm, PackedWeight& p) {
+  const int64_t kp = padded_cols(q.cols), nb = (q.rows + 15) / 16;
   const bool sym = q.args.symmetric;
-  p.data.assign(size_t(q.rows * rb), 0);
+  p.data.assign(size_t(nb * 16 * kp / 2), 0);
   for (int64_t r = 0; r < q.rows; ++r) {
     for (int64_t c = 0; c < q.cols; ++c) {
       // Stored codes: symmetric signed [-8, 7] -> [0, 15] with zero 8; asymmetric already so.
       const int32_t code = sym ? int32_t(code_at(q, perm, r, c)) + 8
                                : int32_t(uint8_t(code_at(q, perm, r, c)));
       QUANTA_ASSERT(code >= 0 && code <= 15);
-      uint8_t& byte = p.data[size_t(r * rb + (c / 32) * 16 + c % 16)];
-      byte |= uint8_t(code << ((c % 32) < 16 ? 0 : 4));
+      const int64_t e = c % 8, nib = e % 2 == 0 ? e / 2 : 4 + e / 2;
+      uint8_t& byte = p.data[size_t((r / 16) * 8 * kp + (c / 8) * 64 + (r % 16) * 4 + nib / 2)];
+      byte |= uint8_t(code << (nib % 2 == 0 ? 0 : 4));
     }
   }
-  if (!sym) p.zeros.assign(q.zeros.begin(), q.zeros.end());
+  if (!sym) p.zeros = block_rows(q.zeros, q.rows, q.n_groups());
+}
+
+void pack_int8_x16(const QuantizedWeight& q, const std::vector<int32_t>& perm, PackedWeight& p) {
+  const int64_t kp = padded_cols(q.cols), nb = (q.rows + 15) / 16;
+  p.data.assign(size_t(nb * 16 * kp), 0);
+  for (int64_t r = 0; r < q.rows; ++r)
+    for (int64_t c = 0; c < q.cols; ++c)
+      p.data[size_t((r / 16) * 16 * kp + (c / 2) * 32 + (r % 16) * 2 + c % 2)] =
+          uint8_t(code_at(q, perm, r, c));
 }
 
 void pack_bytes(const QuantizedWeight& q, const std::vector<int32_t>& perm, PackedWeight& p) {
@@ -105,8 +128,11 @@ std::optional<PackedWeight> pack_weight(const QuantizedWeight& q, ActQuant act) 
     pack_vnni(q, p);
     f = WeightFormat::kInt8Vnni;
   } else if (is_int && a.num_bits == 4 && groups_ok(a, 32)) {
-    pack_int4(q, *perm, p);
-    f = WeightFormat::kInt4;
+    pack_int4_x16(q, *perm, p);
+    f = WeightFormat::kInt4x16;
+  } else if (is_int && a.num_bits == 8 && a.symmetric && groups_ok(a, 32)) {
+    pack_int8_x16(q, *perm, p);
+    f = WeightFormat::kInt8x16;
   } else if (is_int && a.num_bits == 8 && a.symmetric && groups_ok(a, 16)) {
     pack_bytes(q, *perm, p);
     f = WeightFormat::kInt8;
@@ -116,7 +142,11 @@ std::optional<PackedWeight> pack_weight(const QuantizedWeight& q, ActQuant act) 
   } else {
     return std::nullopt;
   }
-  p.scales.assign(q.scales.begin(), q.scales.end());
+  if (f == WeightFormat::kInt4x16 || f == WeightFormat::kInt8x16) {
+    p.scales = block_rows(q.scales, q.rows, q.n_groups());
+  } else {
+    p.scales.assign(q.scales.begin(), q.scales.end());
+  }
   p.col_perm = *perm;
   finish_view(p, q, f, act);
   return p;

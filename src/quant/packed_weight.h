@@ -28,8 +28,9 @@ std::optional<ActQuant> act_quant_kind(const std::optional<QuantArgs>& act);
 
 // Repacks q for the kernels, with activation quantization `act`:
 //   int8 activations + symmetric int8 per-channel weights -> kInt8Vnni (int8 x int8 kernels);
-//   4-bit int weights, sym or asym, per channel or groups of a multiple of 32 -> kInt4;
-//   8-bit symmetric int weights, per channel or groups of a multiple of 16 -> kInt8;
+//   4-bit int weights, sym or asym, per channel or groups of a multiple of 32 -> kInt4x16;
+//   8-bit symmetric int weights, per channel or groups of a multiple of 32 -> kInt8x16, other
+//   groups of a multiple of 16 -> kInt8;
 //   fp8 weights, per channel or groups of a multiple of 16 -> kFp8.
 // Act-order (g_idx) weights whose groups each hold exactly group_size columns are permuted so
 // that groups are contiguous (view.col_perm says how to gather the input). Returns nullopt for

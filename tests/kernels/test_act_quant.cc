@@ -2,7 +2,9 @@
 // quant/rtn.h that the reference path (LlamaModel's activation hook) uses: bit for bit.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -88,6 +90,37 @@ TEST(ActQuant, Int8SimdLevelsMatchReference) {
           ASSERT_EQ(got[size_t(i * ldq + c)], want[size_t(i * ldq + c)])
               << isa_name(isa) << " k " << k << " token " << i << " col " << c;
         }
+      }
+    }
+  }
+}
+
+// Block int16 codes (qmatmul_i16's input): every level gives the reference's codes, scales and
+// code sums bit for bit, over awkward widths and SmolLM2's, with exact ties (x / s = n + 0.5),
+// a NaN (code 0), an all-zero block (scale 0) and an infinite value (codes 0, scale inf).
+TEST(ActQuant, Int16SimdLevelsMatchReference) {
+  for (const int64_t k : {1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 100, 576, 1536}) {
+    const int64_t m = 6, kp = (k + 31) / 32 * 32 + 32, nb = kp / 32;  // one extra padding block
+    std::vector<float> x = activations(m, k);
+    // Row 3: each block's largest |x| is 32767 (scale 1), so x / s = x: ties at n + 0.5.
+    for (int64_t c = 0; c < k; ++c) x[size_t(3 * k + c)] = c % 32 == 0 ? 32767.0f : float(c % 64) - 20.5f;
+    x[size_t(4 * k + k / 2)] = NAN;
+    for (int64_t c = 0; c < std::min<int64_t>(k, 32); ++c) x[size_t(5 * k + c)] = 0.0f;
+    if (k > 40) x[size_t(5 * k + 40)] = INFINITY;
+    std::vector<int16_t> want(size_t(m * kp), 99);
+    std::vector<float> want_s(size_t(m * nb)), want_z(size_t(m * nb));
+    ref::quantize_act_i16(x.data(), m, k, want.data(), kp, want_s.data(), want_z.data());
+    ASSERT_EQ(want_s[3 * size_t(nb)], 1.0f);
+    ASSERT_EQ(want[size_t(4 * kp + k / 2)], 0);  // the NaN
+    ASSERT_EQ(want_s[5 * size_t(nb)], 0.0f);     // the zero block
+    for (const Isa isa : supported_isas()) {
+      std::vector<int16_t> got(size_t(m * kp), 99);
+      std::vector<float> got_s(size_t(m * nb)), got_z(size_t(m * nb));
+      quantize_act_i16(x.data(), m, k, got.data(), kp, got_s.data(), got_z.data(), isa);
+      ASSERT_EQ(got, want) << isa_name(isa) << " k " << k;
+      for (size_t b = 0; b < got_s.size(); ++b) {
+        ASSERT_EQ(std::memcmp(&got_s[b], &want_s[b], 4), 0) << isa_name(isa) << " k " << k << " block " << b;
+        ASSERT_EQ(std::memcmp(&got_z[b], &want_z[b], 4), 0) << isa_name(isa) << " k " << k << " block " << b;
       }
     }
   }

@@ -3,12 +3,14 @@
 // against plain double arithmetic on the dequantized weights.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "kernels/act_quant.h"
 #include "kernels/isa.h"
 #include "kernels/qmatmul.h"
 #include "quant/packed_weight.h"
@@ -83,9 +85,7 @@ Expected expected(const std::vector<float>& x, int64_t m, const MatrixView& w) {
       double bound = 0, exact = 0;
       for (int64_t c = 0; c < k; ++c) {
         const int64_t g = c / w.group_cols();
-        const double zs = w.format == WeightFormat::kInt4
-                              ? (w.zeros ? w.zeros[j * w.n_groups() + g] : 8.0) * w.scales[j * w.n_groups() + g]
-                              : 0.0;
+        const double zs = double(ref::zero_at(w, j, g)) * ref::scale_at(w, j, g);
         const double wv = ref::weight_at(w, j, c);
         bound += std::fabs(x[size_t(i * k + c)]) * (std::fabs(wv) + 2 * std::fabs(zs));
         exact += double(x[size_t(i * k + c)]) * wv;
@@ -98,6 +98,11 @@ Expected expected(const std::vector<float>& x, int64_t m, const MatrixView& w) {
   return e;
 }
 
+bool runs_i16(const MatrixView& w) {
+  return w.format == WeightFormat::kInt4x16 || w.format == WeightFormat::kInt8x16;
+}
+
+// The f32-activation kernels (kInt8 with groups of 16, kFp8).
 TEST(QMatmul, EveryLevelMatchesReference) {
   for (const Case& c : kCases) {
     for (int64_t k : kSizes) {
@@ -105,6 +110,7 @@ TEST(QMatmul, EveryLevelMatchesReference) {
       const QuantizedWeight q = quantized(c, kN, k, uint32_t(k));
       const auto p = pack_weight(q, ActQuant::kNone);
       ASSERT_TRUE(p.has_value()) << c.name;
+      if (runs_i16(p->view)) continue;  // QMatmulI16 below
       for (int64_t m : kTokens) {
         const std::vector<float> x = random_floats(m * k, uint32_t(100 + m + k));
         const Expected e = expected(x, m, p->view);
@@ -155,6 +161,7 @@ TEST(QMatmul, LayerShapes) {
     for (auto s : shapes) {
       const QuantizedWeight q = quantized(c, s.n, s.k, 3);
       const auto p = pack_weight(q, ActQuant::kNone);
+      if (runs_i16(p->view)) continue;  // QMatmulI16.LayerShapes
       for (int64_t m : {int64_t(1), int64_t(20)}) {
         const std::vector<float> x = random_floats(m * s.k, 9);
         std::vector<float> want(size_t(m * s.n));
@@ -169,6 +176,149 @@ TEST(QMatmul, LayerShapes) {
             ASSERT_NEAR(y[o], want[o], kQRelTol * 3.0 * xabs / double(m))
                 << c.name << " " << isa_name(isa) << " " << s.n << "x" << s.k << " m=" << m;
           }
+        }
+      }
+    }
+  }
+}
+
+// ---- int4 / int8 weights against int16 activations (qmatmul_i16). ----
+
+const Case kI16Cases[] = {
+    {"int4_sym_g32", QuantType::kInt, 4, true, 32},   {"int4_asym_g64", QuantType::kInt, 4, false, 64},
+    {"int4_sym_chan", QuantType::kInt, 4, true, 0},   {"int4_asym_chan", QuantType::kInt, 4, false, 0},
+    {"int4_sym_g128", QuantType::kInt, 4, true, 128}, {"int8_chan", QuantType::kInt, 8, true, 0},
+    {"int8_g32", QuantType::kInt, 8, true, 32},       {"int8_g64", QuantType::kInt, 8, true, 64},
+};
+
+struct I16Input {
+  std::vector<int16_t> q;
+  std::vector<float> s, z;
+};
+I16Input quantize_i16(const std::vector<float>& x, int64_t m, int64_t k) {
+  const int64_t kp = i16_row_stride(k);
+  I16Input in{std::vector<int16_t>(size_t(m * kp), 1), std::vector<float>(size_t(m * kp / 32)),
+              std::vector<float>(size_t(m * kp / 32))};
+  quantize_act_i16(x.data(), m, k, in.q.data(), kp, in.s.data(), in.z.data());
+  return in;
+}
+
+// The activation codes: every block's largest |x| maps to +-32767, codes round x / scale to
+// nearest, padding is 0, and xz is scale * sum(codes).
+TEST(QMatmulI16, ActivationCodes) {
+  for (int64_t k : {int64_t(1), int64_t(31), int64_t(32), int64_t(33), int64_t(100)}) {
+    std::vector<float> x = random_floats(3 * k, uint32_t(k), -3.0f, 3.0f);
+    x[0] = std::nanf("");  // counts as 0
+    if (k >= 32) std::fill(x.begin() + k, x.begin() + k + 32, 0.0f);  // an all-zero block
+    const int64_t kp = i16_row_stride(k), nb = kp / 32;
+    const I16Input in = quantize_i16(x, 3, k);
+    for (int64_t i = 0; i < 3; ++i)
+      for (int64_t b = 0; b < nb; ++b) {
+        float absmax = 0.0f;
+        int64_t sum = 0;
+        for (int64_t c = b * 32; c < std::min(k, b * 32 + 32); ++c)
+          if (!std::isnan(x[size_t(i * k + c)])) absmax = std::max(absmax, std::fabs(x[size_t(i * k + c)]));
+        const float s = in.s[size_t(i * nb + b)];
+        ASSERT_EQ(s, absmax / 32767.0f);
+        for (int64_t c = b * 32; c < b * 32 + 32; ++c) {
+          const int16_t code = in.q[size_t(i * kp + c)];
+          sum += code;
+          const float v = c < k ? x[size_t(i * k + c)] : 0.0f;
+          if (c >= k || s == 0.0f || std::isnan(v)) {
+            ASSERT_EQ(code, 0);
+          } else {
+            ASSERT_LE(std::fabs(double(code) * s - v), 0.5 * s * (1 + 1e-6)) << "k=" << k << " c=" << c;
+          }
+        }
+        ASSERT_EQ(in.z[size_t(i * nb + b)], s * float(sum));
+      }
+  }
+}
+
+// Every level gives the reference's bits; the reference is within the int16 rounding of x (at
+// most half a step, scale / 2, per value) plus f32 rounding of exact double arithmetic.
+TEST(QMatmulI16, EveryLevelEqualsReference) {
+  const int64_t sizes[] = {1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 128, 576};
+  for (const Case& c : kI16Cases) {
+    for (int64_t k : sizes) {
+      if (c.group > 0 && k % c.group != 0) continue;
+      const QuantizedWeight q = quantized(c, kN, k, uint32_t(k));
+      const auto p = pack_weight(q, ActQuant::kNone);
+      ASSERT_TRUE(p.has_value()) << c.name;
+      const MatrixView& w = p->view;
+      ASSERT_TRUE(runs_i16(w)) << c.name;
+      const int64_t kp = i16_row_stride(k), nb = kp / 32;
+      for (int64_t m : kTokens) {
+        const std::vector<float> x = random_floats(m * k, uint32_t(100 + m + k));
+        const I16Input in = quantize_i16(x, m, k);
+        std::vector<float> want(size_t(m * kN));
+        ref::qmatmul_i16(in.q.data(), in.s.data(), in.z.data(), m, w, 0, kN, want.data(), kN);
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < kN; ++j) {
+            double exact = 0, bound = 0, xerr = 0;
+            for (int64_t cc = 0; cc < k; ++cc) {
+              const int64_t g = cc / w.group_cols();
+              const double wv = ref::weight_at(w, j, cc);
+              const double zs = double(ref::zero_at(w, j, g)) * ref::scale_at(w, j, g);
+              exact += double(x[size_t(i * k + cc)]) * wv;
+              bound += std::fabs(x[size_t(i * k + cc)]) * (std::fabs(wv) + 2 * std::fabs(zs));
+              xerr += 0.5 * in.s[size_t(i * nb + cc / 32)] * (std::fabs(wv) + 2 * std::fabs(zs));
+            }
+            ASSERT_NEAR(want[size_t(i * kN + j)], exact, xerr + kQRelTol * bound + 1e-30)
+                << c.name << " m=" << m << " k=" << k << " j=" << j;
+          }
+        for (Isa isa : supported_isas()) {
+          for (Range r : kRanges) {
+            std::vector<float> y(size_t(m * kN), -7.0f);
+            qmatmul_i16(in.q.data(), in.s.data(), in.z.data(), m, w, r.n0, r.n1, y.data(), kN, isa);
+            for (int64_t i = 0; i < m; ++i)
+              for (int64_t j = 0; j < kN; ++j) {
+                const float e = (j < r.n0 || j >= r.n1) ? -7.0f : want[size_t(i * kN + j)];
+                ASSERT_EQ(y[size_t(i * kN + j)], e) << c.name << " " << isa_name(isa) << " m=" << m
+                                                    << " k=" << k << " i=" << i << " j=" << j;
+              }
+          }
+          // The f32 entry point quantizes x itself: the same bits.
+          std::vector<float> y(size_t(m * kN));
+          qmatmul(x.data(), m, w, 0, kN, y.data(), kN, isa);
+          ASSERT_EQ(y, want) << c.name << " " << isa_name(isa) << " qmatmul m=" << m << " k=" << k;
+        }
+      }
+    }
+  }
+}
+
+// The AVX2 kernel also serves AVX-512 CPUs without VNNI: test it directly there too.
+TEST(QMatmulI16, Avx2KernelOnAvx512Cpu) {
+  if (detected_isa() < Isa::kAvx2) GTEST_SKIP();
+  for (const Case& c : kI16Cases) {
+    const int64_t k = 128, m = 5;
+    if (k % std::max<int64_t>(c.group, 1) != 0) continue;
+    const QuantizedWeight q = quantized(c, kN, k, 2);
+    const auto p = pack_weight(q, ActQuant::kNone);
+    const I16Input in = quantize_i16(random_floats(m * k, 8), m, k);
+    std::vector<float> want(size_t(m * kN)), got(size_t(m * kN));
+    ref::qmatmul_i16(in.q.data(), in.s.data(), in.z.data(), m, p->view, 0, kN, want.data(), kN);
+    avx2::qmatmul_i16(in.q.data(), in.s.data(), in.z.data(), m, p->view, 0, kN, got.data(), kN);
+    EXPECT_EQ(got, want) << c.name;
+  }
+}
+
+// Real SmolLM2-135M shapes at decode, batched-decode and prefill token counts.
+TEST(QMatmulI16, LayerShapes) {
+  const struct { int64_t n, k; } shapes[] = {{576, 576}, {192, 576}, {1536, 576}, {576, 1536}};
+  for (const Case& c : {kI16Cases[0], kI16Cases[1], kI16Cases[5]}) {
+    for (auto s : shapes) {
+      const QuantizedWeight q = quantized(c, s.n, s.k, 3);
+      const auto p = pack_weight(q, ActQuant::kNone);
+      for (int64_t m : {int64_t(1), int64_t(2), int64_t(9), int64_t(20)}) {
+        const I16Input in = quantize_i16(random_floats(m * s.k, 9), m, s.k);
+        std::vector<float> want(size_t(m * s.n));
+        ref::qmatmul_i16(in.q.data(), in.s.data(), in.z.data(), m, p->view, 0, s.n, want.data(), s.n);
+        for (Isa isa : supported_isas()) {
+          std::vector<float> y(size_t(m * s.n));
+          qmatmul_i16(in.q.data(), in.s.data(), in.z.data(), m, p->view, 0, s.n, y.data(), s.n, isa);
+          ASSERT_EQ(y, want) << c.name << " " << isa_name(isa) << " " << s.n << "x" << s.k << " m=" << m;
         }
       }
     }

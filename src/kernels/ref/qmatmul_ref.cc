@@ -22,22 +22,42 @@ float e4m3_value(uint8_t b) {
   return (b & 0x80) ? -v : v;
 }
 
-int64_t int4_row_bytes(int64_t k) { return (k + 31) / 32 * 16; }
+int64_t padded_cols(int64_t k) { return (k + 31) / 32 * 32; }
+bool blocked(const MatrixView& w) {
+  return w.format == WeightFormat::kInt4x16 || w.format == WeightFormat::kInt8x16;
+}
+
+// Stored code of element (r, c) of a kInt4x16 / kInt8x16 matrix.
+int code_x16(const MatrixView& w, int64_t r, int64_t c) {
+  const uint8_t* d = static_cast<const uint8_t*>(w.data);
+  const int64_t kp = padded_cols(w.cols);
+  if (w.format == WeightFormat::kInt8x16)
+    return int8_t(d[(r / 16) * 16 * kp + (c / 2) * 32 + (r % 16) * 2 + c % 2]);
+  const int64_t e = c % 8, nib = e % 2 == 0 ? e / 2 : 4 + e / 2;
+  const uint8_t byte = d[(r / 16) * 8 * kp + (c / 8) * 64 + (r % 16) * 4 + nib / 2];
+  return nib % 2 == 0 ? (byte & 0xf) : (byte >> 4);
+}
 
 }  // namespace
+
+float scale_at(const MatrixView& w, int64_t r, int64_t g) {
+  if (blocked(w)) return w.scales[((r / 16) * w.n_groups() + g) * 16 + r % 16];
+  return w.scales[r * w.n_groups() + g];
+}
+
+float zero_at(const MatrixView& w, int64_t r, int64_t g) {
+  if (w.format != WeightFormat::kInt4x16) return 0.0f;
+  return w.zeros ? w.zeros[((r / 16) * w.n_groups() + g) * 16 + r % 16] : 8.0f;
+}
 
 float weight_at(const MatrixView& w, int64_t r, int64_t c) {
   const int64_t k = w.cols;
   const int64_t g = c / w.group_cols();
-  const float scale = w.scales[r * w.n_groups() + g];
+  const float scale = scale_at(w, r, g);
   const uint8_t* d = static_cast<const uint8_t*>(w.data);
   switch (w.format) {
-    case WeightFormat::kInt4: {
-      const uint8_t byte = d[r * int4_row_bytes(k) + (c / 32) * 16 + (c % 16)];
-      const int q = (c % 32) < 16 ? (byte & 0xf) : (byte >> 4);
-      const float zero = w.zeros ? w.zeros[r * w.n_groups() + g] : 8.0f;
-      return (float(q) - zero) * scale;
-    }
+    case WeightFormat::kInt4x16: return (float(code_x16(w, r, c)) - zero_at(w, r, g)) * scale;
+    case WeightFormat::kInt8x16: return float(code_x16(w, r, c)) * scale;
     case WeightFormat::kInt8: return float(int8_t(d[r * k + c])) * scale;
     case WeightFormat::kFp8: return e4m3_value(d[r * k + c]) * scale;
     case WeightFormat::kInt8Vnni: {
@@ -48,6 +68,28 @@ float weight_at(const MatrixView& w, int64_t r, int64_t c) {
     case WeightFormat::kDense: break;
   }
   return std::nanf("");
+}
+
+void qmatmul_i16(const int16_t* xq, const float* xs, const float* xz, int64_t m,
+                 const MatrixView& w, int64_t n0, int64_t n1, float* y, int64_t ldy) {
+  const int64_t k = w.cols, kp = padded_cols(k), nb = kp / 32, gc = w.group_cols();
+  const bool int4 = w.format == WeightFormat::kInt4x16;
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = n0; j < n1; ++j) {
+      float f = 0.0f;
+      for (int64_t b = 0; b < nb; ++b) {
+        int32_t acc = 0;
+        for (int64_t c = b * 32; c < b * 32 + 32; ++c)
+          acc += int32_t(xq[i * kp + c]) * (c < k ? code_x16(w, j, c) : 0);
+        // This order of f32 operations is every level's.
+        const int64_t g = b * 32 / gc;
+        const float s = scale_at(w, j, g);
+        f = std::fma(float(acc), s * xs[i * nb + b], f);
+        if (int4) f = std::fma(-(zero_at(w, j, g) * s), xz[i * nb + b], f);
+      }
+      y[i * ldy + j] = f;
+    }
+  }
 }
 
 void qgemv(const float* x, int64_t m, const MatrixView& w, int64_t n0, int64_t n1, float* y,

@@ -1,0 +1,148 @@
+// AVX-512 VNNI kernels for int4 / int8 weights (kInt4x16, kInt8x16) against int16 activation
+// codes. Contract in kernels/qmatmul.h (qmatmul_i16).
+//
+// A 16-row block's codes sit as int16 pairs per int32 lane (int4: four shifts and masks of a
+// 64-byte line give the pairs of 8 columns; int8: one sign-extension of 32 bytes gives one pair),
+// so vpdpwssd adds code * x for two columns of 16 rows into 16 int32 lanes against the token's
+// pair of codes broadcast. Per block of 32 columns the int32 sums are exact; they are converted
+// and scaled into f32 accumulators in the reference's order. A accumulators per token (pairs
+// spread over them) and NB row blocks per pass keep enough independent vpdpwssd chains in flight
+// for small token counts; T tokens share every unpacked line.
+//
+// Note: built with -mavx512* -mavx512vnni; no standard-library templates or inline functions of
+// shared headers (see matmul_avx512.cc).
+#include "kernels/avx512_intrin.h"
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/qmatmul.h"
+
+namespace quanta::kernels::avx512vnni {
+namespace {
+
+constexpr int64_t kRows = 16;  // rows per block
+
+int64_t min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
+int64_t max_i64(int64_t a, int64_t b) { return a > b ? a : b; }
+int64_t n_groups(const MatrixView& w) { return w.group_size > 0 ? w.cols / w.group_size : 1; }
+int64_t group_cols(const MatrixView& w) { return w.group_size > 0 ? w.group_size : w.cols; }
+int64_t padded(int64_t k) { return (k + 31) / 32 * 32; }
+
+// Lanes r of a block with lo <= r < hi.
+__mmask16 lanes_between(int64_t lo, int64_t hi) {
+  lo = max_i64(lo, 0);
+  hi = min_i64(hi, kRows);
+  if (hi <= lo) return _cvtu32_mask16(0);
+  return _cvtu32_mask16(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
+// The pair of int16 codes at p, broadcast to every int32 lane.
+__m512i pair(const int16_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
+// Rows of blocks rb .. rb + NB - 1 (restricted to [n0, n1)) for tokens 0 .. T - 1.
+template <bool kInt4, int T, int NB, int A>
+void tile(const int16_t* xq, const float* xs, const float* xz, const MatrixView& w, int64_t rb,
+          int64_t n0, int64_t n1, float* y, int64_t ldy) {
+  const int64_t kp = padded(w.cols), nb = kp / 32, ng = n_groups(w), gc = group_cols(w);
+  const int64_t block_bytes = kInt4 ? 8 * kp : 16 * kp;
+  const uint8_t* base = static_cast<const uint8_t*>(w.data) + rb * block_bytes;
+  const __m512i nibbles = _mm512_set1_epi32(0x000f000f);
+  __m512 f[NB][T];
+  for (int q = 0; q < NB; ++q)
+    for (int t = 0; t < T; ++t) f[q][t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512i acc[NB][T][A];
+    for (int q = 0; q < NB; ++q)
+      for (int t = 0; t < T; ++t)
+        for (int a = 0; a < A; ++a) acc[q][t][a] = _mm512_setzero_si512();
+    if constexpr (kInt4) {
+      for (int64_t oct = 4 * b; oct < 4 * b + 4; ++oct) {
+        for (int q = 0; q < NB; ++q) {
+          const __m512i line = _mm512_loadu_si512(base + q * block_bytes + oct * 64);
+          const __m512i wv[4] = {_mm512_and_si512(line, nibbles),
+                                 _mm512_and_si512(_mm512_srli_epi32(line, 4), nibbles),
+                                 _mm512_and_si512(_mm512_srli_epi32(line, 8), nibbles),
+                                 _mm512_and_si512(_mm512_srli_epi32(line, 12), nibbles)};
+          for (int t = 0; t < T; ++t) {
+            const int16_t* xp = xq + t * kp + oct * 8;
+            for (int s = 0; s < 4; ++s)
+              acc[q][t][s % A] = _mm512_dpwssd_epi32(acc[q][t][s % A], wv[s], pair(xp + 2 * s));
+          }
+        }
+      }
+    } else {
+      for (int64_t pr = 16 * b; pr < 16 * b + 16; ++pr) {
+        for (int q = 0; q < NB; ++q) {
+          const __m512i wv = _mm512_cvtepi8_epi16(
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(base + q * block_bytes + pr * 32)));
+          for (int t = 0; t < T; ++t)
+            acc[q][t][pr % A] = _mm512_dpwssd_epi32(acc[q][t][pr % A], wv, pair(xq + t * kp + 2 * pr));
+        }
+      }
+    }
+    const int64_t g = b * 32 / gc;
+    for (int q = 0; q < NB; ++q) {
+      const int64_t at = ((rb + q) * ng + g) * kRows;
+      const __m512 sv = _mm512_loadu_ps(w.scales + at);
+      __m512 zs = _mm512_setzero_ps();
+      if constexpr (kInt4)
+        zs = _mm512_mul_ps(w.zeros ? _mm512_loadu_ps(w.zeros + at) : _mm512_set1_ps(8.0f), sv);
+      for (int t = 0; t < T; ++t) {
+        __m512i sum = acc[q][t][0];
+        for (int a = 1; a < A; ++a) sum = _mm512_add_epi32(sum, acc[q][t][a]);
+        const __m512 st = _mm512_mul_ps(sv, _mm512_set1_ps(xs[t * nb + b]));
+        f[q][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), st, f[q][t]);
+        if constexpr (kInt4) f[q][t] = _mm512_fnmadd_ps(zs, _mm512_set1_ps(xz[t * nb + b]), f[q][t]);
+      }
+    }
+  }
+  for (int q = 0; q < NB; ++q) {
+    const int64_t row0 = (rb + q) * kRows;
+    const __mmask16 mask = lanes_between(n0 - row0, n1 - row0);
+    for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * ldy + row0, mask, f[q][t]);
+  }
+}
+
+template <bool kInt4>
+void run(const int16_t* xq, const float* xs, const float* xz, int64_t m, const MatrixView& w,
+         int64_t n0, int64_t n1, float* y, int64_t ldy) {
+  const int64_t kp = padded(w.cols), nb = kp / 32;
+  const int64_t rb_end = (n1 + kRows - 1) / kRows;
+  int64_t rb = n0 / kRows;
+  if (m == 1) {  // decode: two blocks per pass, four accumulators each
+    for (; rb + 2 <= rb_end; rb += 2) tile<kInt4, 1, 2, 4>(xq, xs, xz, w, rb, n0, n1, y, ldy);
+    if (rb < rb_end) tile<kInt4, 1, 1, 4>(xq, xs, xz, w, rb, n0, n1, y, ldy);
+    return;
+  }
+  // Blocks outer, tokens inner: a block's codes stay in L1 while every token passes over them.
+  for (; rb < rb_end; ++rb) {
+    int64_t i = 0;
+    auto at = [&](int64_t t) { return xq + t * kp; };
+    for (; i + 8 <= m; i += 8)
+      tile<kInt4, 8, 1, 1>(at(i), xs + i * nb, xz + i * nb, w, rb, n0, n1, y + i * ldy, ldy);
+    if (i + 4 <= m) {
+      tile<kInt4, 4, 1, 2>(at(i), xs + i * nb, xz + i * nb, w, rb, n0, n1, y + i * ldy, ldy);
+      i += 4;
+    }
+    if (i + 2 <= m) {
+      tile<kInt4, 2, 1, 4>(at(i), xs + i * nb, xz + i * nb, w, rb, n0, n1, y + i * ldy, ldy);
+      i += 2;
+    }
+    if (i < m) tile<kInt4, 1, 1, 4>(at(i), xs + i * nb, xz + i * nb, w, rb, n0, n1, y + i * ldy, ldy);
+  }
+}
+
+}  // namespace
+
+void qmatmul_i16(const int16_t* xq, const float* xs, const float* xz, int64_t m,
+                 const MatrixView& w, int64_t n0, int64_t n1, float* y, int64_t ldy) {
+  if (w.format == WeightFormat::kInt4x16) return run<true>(xq, xs, xz, m, w, n0, n1, y, ldy);
+  return run<false>(xq, xs, xz, m, w, n0, n1, y, ldy);
+}
+
+}  // namespace quanta::kernels::avx512vnni
