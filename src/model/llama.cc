@@ -275,7 +275,7 @@ void LlamaModel::layer_forward(int64_t l, float* x, int64_t T, KvCache& cache,
   hook("mlp.up_proj", xn_.data());
   const ops::LinearPart gate_up[] = {{&L.w_gate, nullptr, gate_.data()}, {&L.w_up, nullptr, up_.data()}};
   ops::linear_fused(xn_.data(), T, gate_up, 2, pool);
-  ops::silu_mul(gate_.data(), up_.data(), gate_.data(), T * ff);
+  ops::silu_mul(gate_.data(), up_.data(), gate_.data(), T * ff, pool);
   hook("mlp.down_proj", gate_.data());
   ops::linear(gate_.data(), T, L.w_down, nullptr, xn_.data(), pool);
   for (int64_t i = 0; i < T * d; ++i) x[i] += xn_[size_t(i)];

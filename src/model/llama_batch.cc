@@ -81,7 +81,7 @@ void LlamaModel::forward_batch(const std::vector<BatchSeq>& seqs, PagedKvCache& 
     act_quant(xn.data(), d);
     const ops::LinearPart gate_up[] = {{&L.w_gate, nullptr, gate.data()}, {&L.w_up, nullptr, up.data()}};
     ops::linear_fused(xn.data(), N, gate_up, 2, pool);
-    ops::silu_mul(gate.data(), up.data(), gate.data(), N * ff);
+    ops::silu_mul(gate.data(), up.data(), gate.data(), N * ff, pool);
     act_quant(gate.data(), ff);
     ops::linear(gate.data(), N, L.w_down, nullptr, xn.data(), pool);
     for (int64_t i = 0; i < N * d; ++i) x[size_t(i)] += xn[size_t(i)];

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
+#include "kernels/vexp.h"
 
 namespace quanta::ops {
 
@@ -110,13 +111,9 @@ void attention_blocked(const float* q, int64_t T, int64_t pos0, const void* k, c
         const int64_t first = s.window > 0 ? std::max<int64_t>(0, last + 1 - s.window) : 0;
         float mx = -INFINITY;
         for (int64_t j = first; j <= last; ++j) mx = std::max(mx, row[j]);
-        float sum = 0.0f;
-        for (int64_t j = 0; j < n_keys; ++j) {
-          const float e = (j >= first && j <= last) ? std::exp(row[j] - mx) : 0.0f;
-          row[j] = e;
-          sum += e;
-        }
-        const float inv = 1.0f / sum;
+        std::fill(row, row + first, 0.0f);
+        std::fill(row + last + 1, row + n_keys, 0.0f);
+        const float inv = 1.0f / kernels::exp_shift_sum(row + first, last + 1 - first, mx, isa);
         for (int64_t j = first; j <= last; ++j) row[j] *= inv;
       }
       kernels::matmul(sc.data(), T, n_keys, vt.data(), DType::kF32, 0, hd, out + h * hd, q_stride, isa);
