@@ -58,6 +58,13 @@ BpeModel BpeModel::from_json(const json& m, const std::string& where) {
     b.vocab_[it.key()] = int32_t(id);
     max_id = std::max(max_id, id);
   }
+  // Ids index a dense table (id -> token): a vocab whose ids run far past its size would make the
+  // table, not the file, the size of the allocation (fuzz_tokenizer_json: one id of 133333332 in a
+  // 150-token vocab asked for 4.3 GB). Real vocabs number their tokens 0 .. size - 1.
+  const int64_t max_span = int64_t(vocab.size()) + kMaxVocabIdGap;
+  if (max_id >= max_span)
+    fail("{}.vocab: id {} is beyond the vocab's {} tokens by more than {} (ids are expected to run "
+         "0 .. size - 1)", where, max_id, vocab.size(), kMaxVocabIdGap);
   b.vocab_r_.assign(size_t(max_id + 1), std::string());
   b.has_id_.assign(size_t(max_id + 1), false);
   for (const auto& [tok, id] : b.vocab_) {

@@ -20,6 +20,10 @@ struct StringHash {
 };
 using StringMap = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
 
+// How far past the number of vocab entries an id may go (BpeModel::from_json refuses more: its id
+// table is dense).
+inline constexpr int64_t kMaxVocabIdGap = 1 << 16;
+
 class BpeModel {
  public:
   // From tokenizer.json's "model" object; where names it in errors.
