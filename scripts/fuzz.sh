@@ -126,8 +126,11 @@ for t in "${targets[@]}"; do
   rc=$?
   set -e
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$b/$t.log" | grep -o '[0-9]*$' || echo 0)
-  crashes=$(ls "$b/crashes/$t" | wc -l)
-  echo "$t: exit $rc, $execs executions in $(grep -o 'Done [0-9]* runs in [0-9]* second' "$b/$t.log" | grep -o '[0-9]* second' || echo "${seconds} second")s, corpus $(ls "$b/work/$t" | wc -l), crash files $crashes"
+  # slow-unit-* files are inputs that took over 10 s (libFuzzer's -report_slow_units), not
+  # failures: on a loaded machine (or a fuzzer paused by SIGSTOP) they are the wait, not the input.
+  crashes=$(ls "$b/crashes/$t" | grep -vc '^slow-unit-' || true)
+  slow=$(ls "$b/crashes/$t" | grep -c '^slow-unit-' || true)
+  echo "$t: exit $rc, $execs executions in $(grep -o 'Done [0-9]* runs in [0-9]* second' "$b/$t.log" | grep -o '[0-9]* second' || echo "${seconds} second")s, corpus $(ls "$b/work/$t" | wc -l), crash files $crashes, slow units $slow"
   [ "$rc" -eq 0 ] && [ "$crashes" -eq 0 ] || status=1
 done
 exit $status
