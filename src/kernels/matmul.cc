@@ -42,6 +42,18 @@ void matmul(const float* x, int64_t m, int64_t k, const void* w, DType wtype, in
   }
 }
 
+void matmul_nn(const float* x, int64_t m, int64_t k, int64_t ldx, const float* w, int64_t n,
+               int64_t ldw, float* y, int64_t ldy, Isa isa) {
+  QUANTA_ASSERT(m >= 0 && k >= 0 && n >= 0 && ldx >= k && ldw >= n && ldy >= n);
+  if (m == 0 || n == 0) return;
+  check_isa(isa);
+  switch (isa) {
+    case Isa::kScalar: return ref::matmul_nn(x, m, k, ldx, w, n, ldw, y, ldy);
+    case Isa::kAvx2: return avx2::matmul_nn(x, m, k, ldx, w, n, ldw, y, ldy);
+    case Isa::kAvx512: return avx512::matmul_nn(x, m, k, ldx, w, n, ldw, y, ldy);
+  }
+}
+
 float dot(const float* a, const float* b, int64_t n, Isa isa) {
   QUANTA_ASSERT(n >= 0);
   check_isa(isa);

@@ -26,6 +26,12 @@ inline void matmul(const float* x, int64_t m, int64_t k, const void* w, DType wt
   matmul(x, m, k, w, wtype, n0, n1, y, ldy, active_isa());
 }
 
+// Y (m, n) = X (m, k) W (k, n), all f32 row-major with row strides ldx, ldw, ldy (W not
+// transposed: e.g. attention's P V with V as cached, positions by head dims). Overwrites Y.
+// Single-threaded.
+void matmul_nn(const float* x, int64_t m, int64_t k, int64_t ldx, const float* w, int64_t n,
+               int64_t ldw, float* y, int64_t ldy, Isa isa);
+
 // sum_i a[i] * b[i]
 float dot(const float* a, const float* b, int64_t n, Isa isa);
 // y[i] += alpha * x[i]
@@ -42,6 +48,8 @@ void to_f32(const void* src, DType src_type, float* dst, int64_t n, Isa isa);
 namespace ref {
 void matmul(const float* x, int64_t m, int64_t k, const void* w, DType wtype, int64_t n0, int64_t n1,
             float* y, int64_t ldy);
+void matmul_nn(const float* x, int64_t m, int64_t k, int64_t ldx, const float* w, int64_t n,
+               int64_t ldw, float* y, int64_t ldy);
 float dot(const float* a, const float* b, int64_t n);
 void axpy(float alpha, const float* x, float* y, int64_t n);
 void to_f32(const void* src, DType src_type, float* dst, int64_t n);
@@ -49,6 +57,8 @@ void to_f32(const void* src, DType src_type, float* dst, int64_t n);
 namespace avx2 {
 void matmul(const float* x, int64_t m, int64_t k, const void* w, DType wtype, int64_t n0, int64_t n1,
             float* y, int64_t ldy);
+void matmul_nn(const float* x, int64_t m, int64_t k, int64_t ldx, const float* w, int64_t n,
+               int64_t ldw, float* y, int64_t ldy);
 float dot(const float* a, const float* b, int64_t n);
 void axpy(float alpha, const float* x, float* y, int64_t n);
 void to_f32(const void* src, DType src_type, float* dst, int64_t n);
@@ -56,6 +66,8 @@ void to_f32(const void* src, DType src_type, float* dst, int64_t n);
 namespace avx512 {
 void matmul(const float* x, int64_t m, int64_t k, const void* w, DType wtype, int64_t n0, int64_t n1,
             float* y, int64_t ldy);
+void matmul_nn(const float* x, int64_t m, int64_t k, int64_t ldx, const float* w, int64_t n,
+               int64_t ldw, float* y, int64_t ldy);
 float dot(const float* a, const float* b, int64_t n);
 void axpy(float alpha, const float* x, float* y, int64_t n);
 void to_f32(const void* src, DType src_type, float* dst, int64_t n);

@@ -253,6 +253,58 @@ void matmul(const float* x, int64_t m, int64_t k, const void* w, DType wtype, in
   }
 }
 
+// ---- X W with W row-major (k, n): RX rows of X by NV vectors of columns in registers. ----
+
+template <int RX, int NV>
+void nn_tile(const float* x, int64_t k, int64_t ldx, const float* w, int64_t ldw, int64_t cols,
+             float* y, int64_t ldy) {
+  __m512 acc[RX][NV];
+  for (int i = 0; i < RX; ++i)
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
+  __mmask16 mask[NV];
+  for (int v = 0; v < NV; ++v) {
+    const int64_t left = cols - v * kLanes;
+    mask[v] = left >= kLanes ? _cvtu32_mask16(0xffffu) : tail_mask(left);
+  }
+  for (int64_t c = 0; c < k; ++c) {
+    __m512 wv[NV];
+    for (int v = 0; v < NV; ++v) wv[v] = _mm512_maskz_loadu_ps(mask[v], w + c * ldw + v * kLanes);
+    for (int i = 0; i < RX; ++i) {
+      const __m512 xb = _mm512_set1_ps(x[i * ldx + c]);
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(xb, wv[v], acc[i][v]);
+    }
+  }
+  for (int i = 0; i < RX; ++i)
+    for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(y + i * ldy + v * kLanes, mask[v], acc[i][v]);
+}
+
+template <int RX>
+void nn_rows(const float* x, int64_t k, int64_t ldx, const float* w, int64_t n, int64_t ldw,
+             float* y, int64_t ldy) {
+  int64_t j = 0;
+  for (; j + 4 * kLanes <= n; j += 4 * kLanes) nn_tile<RX, 4>(x, k, ldx, w + j, ldw, 4 * kLanes, y + j, ldy);
+  const int64_t left = n - j;
+  if (left > 2 * kLanes) {
+    nn_tile<RX, 3>(x, k, ldx, w + j, ldw, left, y + j, ldy);
+  } else if (left > kLanes) {
+    nn_tile<RX, 2>(x, k, ldx, w + j, ldw, left, y + j, ldy);
+  } else if (left > 0) {
+    nn_tile<RX, 1>(x, k, ldx, w + j, ldw, left, y + j, ldy);
+  }
+}
+
+void matmul_nn(const float* x, int64_t m, int64_t k, int64_t ldx, const float* w, int64_t n,
+               int64_t ldw, float* y, int64_t ldy) {
+  int64_t i = 0;
+  for (; i + 4 <= m; i += 4) nn_rows<4>(x + i * ldx, k, ldx, w, n, ldw, y + i * ldy, ldy);
+  switch (m - i) {
+    case 3: return nn_rows<3>(x + i * ldx, k, ldx, w, n, ldw, y + i * ldy, ldy);
+    case 2: return nn_rows<2>(x + i * ldx, k, ldx, w, n, ldw, y + i * ldy, ldy);
+    case 1: return nn_rows<1>(x + i * ldx, k, ldx, w, n, ldw, y + i * ldy, ldy);
+    default: return;
+  }
+}
+
 float dot(const float* a, const float* b, int64_t n) {
   __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
                    _mm512_setzero_ps()};

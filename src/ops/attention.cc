@@ -73,50 +73,58 @@ void attention_rows(const float* q, int64_t T, int64_t pos0, const void* k, cons
   }
 }
 
-// Prefill: per query head, S = Q_h K_h^T and O_h = softmax(S) V_h as two matmuls over
-// contiguous copies of the head's Q, K and V^T (the masked upper triangle is computed and
-// discarded: cheaper than a dot product call per key).
+// Prefill: K and V converted once to f32 rows; then per (query head, block of kQueryBlock query
+// rows) S = Q K^T over only the keys some row of the block sees (causal, and the window), the
+// softmax of each row over its own keys, and O = S V. Blocks of many keys go first, so the
+// threads' last tasks are the short ones.
 void attention_blocked(const float* q, int64_t T, int64_t pos0, const void* k, const void* v,
                        DType kv_type, const AttentionShape& s, float* out, ThreadPool& pool) {
+  constexpr int64_t kQueryBlock = 64;
   const int64_t hd = s.head_dim, n_keys = pos0 + T;
   const int64_t group = s.n_heads / s.n_heads_kv;
   const int64_t kv_stride = s.n_heads_kv * hd, q_stride = s.n_heads * hd;
   const float scale = 1.0f / std::sqrt(float(hd));
   const kernels::Isa isa = kernels::active_isa();
-  pool.parallel_for(s.n_heads, [&](int64_t h0, int64_t h1, int) {
-    std::vector<float> qh(static_cast<size_t>(T * hd)), kh(static_cast<size_t>(n_keys * hd));
-    std::vector<float> vt(static_cast<size_t>(hd * n_keys)), sc(static_cast<size_t>(T * n_keys));
-    std::vector<float> vrow(static_cast<size_t>(hd));
-    const size_t es = dtype_size(kv_type);
-    const auto* kb = static_cast<const uint8_t*>(k);
-    const auto* vb = static_cast<const uint8_t*>(v);
-    int64_t loaded_kv = -1;
-    for (int64_t h = h0; h < h1; ++h) {
+  const size_t es = dtype_size(kv_type);
+  // kf, vf: (n_heads_kv, n_keys, hd) f32.
+  std::vector<float> kf(size_t(s.n_heads_kv * n_keys * hd)), vf(kf.size());
+  pool.parallel_for(s.n_heads_kv * n_keys, [&](int64_t r0, int64_t r1, int) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t kvh = r / n_keys, j = r % n_keys;
+      const size_t at = size_t(j * kv_stride + kvh * hd) * es;
+      kernels::to_f32(static_cast<const uint8_t*>(k) + at, kv_type, kf.data() + r * hd, hd, isa);
+      kernels::to_f32(static_cast<const uint8_t*>(v) + at, kv_type, vf.data() + r * hd, hd, isa);
+    }
+  }, 64);
+  const int64_t n_blocks = (T + kQueryBlock - 1) / kQueryBlock;
+  pool.parallel_for(s.n_heads * n_blocks, [&](int64_t i0, int64_t i1, int) {
+    std::vector<float> qb(size_t(kQueryBlock * hd)), sc;
+    for (int64_t task = i0; task < i1; ++task) {
+      const int64_t blk = n_blocks - 1 - task / s.n_heads, h = task % s.n_heads;
       const int64_t kvh = h / group;
-      if (kvh != loaded_kv) {
-        for (int64_t j = 0; j < n_keys; ++j) {
-          const size_t at = size_t(j * kv_stride + kvh * hd) * es;
-          kernels::to_f32(kb + at, kv_type, kh.data() + j * hd, hd, isa);
-          kernels::to_f32(vb + at, kv_type, vrow.data(), hd, isa);
-          for (int64_t i = 0; i < hd; ++i) vt[size_t(i * n_keys + j)] = vrow[size_t(i)];
-        }
-        loaded_kv = kvh;
-      }
-      for (int64_t t = 0; t < T; ++t)
-        for (int64_t i = 0; i < hd; ++i) qh[size_t(t * hd + i)] = q[t * q_stride + h * hd + i] * scale;
-      kernels::matmul(qh.data(), T, hd, kh.data(), DType::kF32, 0, n_keys, sc.data(), n_keys, isa);
-      for (int64_t t = 0; t < T; ++t) {
-        float* row = sc.data() + t * n_keys;
-        const int64_t last = pos0 + t;  // keys 0..last are visible
-        const int64_t first = s.window > 0 ? std::max<int64_t>(0, last + 1 - s.window) : 0;
+      const int64_t t0 = blk * kQueryBlock, t1 = std::min(T, t0 + kQueryBlock), rows = t1 - t0;
+      // Keys [first0, last1] cover every row of the block.
+      const int64_t last1 = pos0 + t1 - 1;
+      const int64_t first0 = s.window > 0 ? std::max<int64_t>(0, pos0 + t0 + 1 - s.window) : 0;
+      const int64_t nk = last1 + 1 - first0;
+      for (int64_t t = t0; t < t1; ++t)
+        for (int64_t i = 0; i < hd; ++i) qb[size_t((t - t0) * hd + i)] = q[t * q_stride + h * hd + i] * scale;
+      sc.resize(size_t(rows * nk));
+      const float* kh = kf.data() + (kvh * n_keys + first0) * hd;
+      kernels::matmul(qb.data(), rows, hd, kh, DType::kF32, 0, nk, sc.data(), nk, isa);
+      for (int64_t t = t0; t < t1; ++t) {
+        float* row = sc.data() + (t - t0) * nk;
+        const int64_t last = pos0 + t - first0;  // keys first0 + [first, last] are visible
+        const int64_t first = s.window > 0 ? std::max<int64_t>(0, pos0 + t + 1 - s.window) - first0 : 0;
         float mx = -INFINITY;
         for (int64_t j = first; j <= last; ++j) mx = std::max(mx, row[j]);
         std::fill(row, row + first, 0.0f);
-        std::fill(row + last + 1, row + n_keys, 0.0f);
+        std::fill(row + last + 1, row + nk, 0.0f);
         const float inv = 1.0f / kernels::exp_shift_sum(row + first, last + 1 - first, mx, isa);
         for (int64_t j = first; j <= last; ++j) row[j] *= inv;
       }
-      kernels::matmul(sc.data(), T, n_keys, vt.data(), DType::kF32, 0, hd, out + h * hd, q_stride, isa);
+      kernels::matmul_nn(sc.data(), rows, nk, nk, vf.data() + (kvh * n_keys + first0) * hd, hd, hd,
+                         out + t0 * q_stride + h * hd, q_stride, isa);
     }
   });
 }

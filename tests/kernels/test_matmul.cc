@@ -153,6 +153,36 @@ TEST(Matmul, RejectsUnsupportedWeightType) {
   EXPECT_THROW(matmul(x, 1, 4, w, DType::kI8, 0, 1, y, 1, Isa::kScalar), Error);
 }
 
+// X W with W row-major: awkward m, k, n (column tiles of 16 / 32 / 48 / 64 and masked tails),
+// row strides wider than the rows.
+TEST(MatmulNn, MatchesReferenceAtEveryIsa) {
+  for (int64_t k : {int64_t(1), int64_t(7), int64_t(33), int64_t(160)})
+    for (int64_t n : {int64_t(1), int64_t(9), int64_t(16), int64_t(40), int64_t(64), int64_t(100)})
+      for (int64_t m : {int64_t(1), int64_t(3), int64_t(4), int64_t(9)}) {
+        const int64_t ldx = k + 3, ldw = n + 5, ldy = n + 2;
+        const std::vector<float> x = random_floats(m * ldx, uint32_t(k * 31 + m)),
+                                 w = random_floats(k * ldw, uint32_t(n * 17 + k));
+        std::vector<float> want(size_t(m * ldy), -7.0f);
+        ref::matmul_nn(x.data(), m, k, ldx, w.data(), n, ldw, want.data(), ldy);
+        for (Isa isa : supported_isas()) {
+          std::vector<float> y(size_t(m * ldy), -7.0f);
+          matmul_nn(x.data(), m, k, ldx, w.data(), n, ldw, y.data(), ldy, isa);
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < ldy; ++j) {
+              const size_t o = size_t(i * ldy + j);
+              if (j >= n) {
+                ASSERT_EQ(y[o], -7.0f) << "wrote past n";
+                continue;
+              }
+              double abs_sum = 0;
+              for (int64_t c = 0; c < k; ++c) abs_sum += std::fabs(double(x[size_t(i * ldx + c)]) * w[size_t(c * ldw + j)]);
+              ASSERT_NEAR(y[o], want[o], kMatmulRelTol * abs_sum + 1e-30)
+                  << isa_name(isa) << " m=" << m << " k=" << k << " n=" << n << " i=" << i << " j=" << j;
+            }
+        }
+      }
+}
+
 TEST(Dot, MatchesReferenceAtEveryIsa) {
   for (int64_t n : {0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 576, 1536}) {
     const std::vector<float> a = random_floats(n, 1), b = random_floats(n, 2);

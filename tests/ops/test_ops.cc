@@ -41,11 +41,13 @@ TEST(Ops, AttentionMatchesNaiveGqa) {
   struct Case {
     int64_t window, T, pos0;
   };
-  // T = 1, 7 take the per-query (streamed) path, T = 20, 33 the blocked (matmul) path; T = 1 at
-  // pos0 = 300 splits the keys across the threads and merges.
+  // T = 1, 7 take the per-query (streamed) path, T = 20, 33 the blocked (matmul) path, T = 150
+  // three blocks of query rows (the last partial; with a window shorter than a block, blocks see
+  // different key ranges); T = 1 at pos0 = 300 splits the keys across the threads and merges.
   for (DType t_kv : {DType::kF32, DType::kF16, DType::kBF16})
     for (auto [window, T, pos0] : {Case{0, 7, 9}, Case{5, 7, 9}, Case{0, 20, 9}, Case{5, 20, 9},
-                                   Case{0, 33, 9}, Case{0, 1, 300}, Case{40, 1, 300}}) {
+                                   Case{0, 33, 9}, Case{0, 150, 9}, Case{40, 150, 9},
+                                   Case{0, 1, 300}, Case{40, 1, 300}}) {
     const AttentionShape s{6, 2, 16, window};
     const int64_t n = pos0 + T;
     const auto q = random_vec(size_t(T * s.n_heads * s.head_dim), 1);

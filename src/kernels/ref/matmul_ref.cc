@@ -33,6 +33,16 @@ void matmul(const float* x, int64_t m, int64_t k, const void* w, DType wtype, in
   }
 }
 
+void matmul_nn(const float* x, int64_t m, int64_t k, int64_t ldx, const float* w, int64_t n,
+               int64_t ldw, float* y, int64_t ldy) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      float acc = 0.0f;
+      for (int64_t c = 0; c < k; ++c) acc += x[i * ldx + c] * w[c * ldw + j];
+      y[i * ldy + j] = acc;
+    }
+}
+
 float dot(const float* a, const float* b, int64_t n) {
   float acc = 0.0f;
   for (int64_t i = 0; i < n; ++i) acc += a[i] * b[i];
