@@ -98,14 +98,14 @@ void bm_qmatmul(benchmark::State& state, Isa isa, Format f, int64_t m, Shape s) 
 }
 
 // int16 block quantization of the activations (the part of a W4A16 / W8A16 Linear outside the
-// kernel; one scalar implementation for every level).
-void bm_act_quant_i16(benchmark::State& state, int64_t m, int64_t k) {
+// kernel), per level.
+void bm_act_quant_i16(benchmark::State& state, Isa isa, int64_t m, int64_t k) {
   const std::vector<float> x = random_floats(m * k, 3);
   const int64_t kp = i16_row_stride(k), nb = kp / kI16Block;
   std::vector<int16_t> q(static_cast<size_t>(m * kp));
   std::vector<float> s(static_cast<size_t>(m * nb)), z(static_cast<size_t>(m * nb));
   for (auto _ : state) {
-    quantize_act_i16(x.data(), m, k, q.data(), kp, s.data(), z.data());
+    quantize_act_i16(x.data(), m, k, q.data(), kp, s.data(), z.data(), isa);
     benchmark::DoNotOptimize(q.data());
     benchmark::ClobberMemory();
   }
@@ -129,11 +129,13 @@ void bm_act_quant(benchmark::State& state, Isa isa, int64_t m, int64_t k) {
 }
 
 bool register_all() {
-  for (int64_t m : {int64_t(1), int64_t(512)})
-    for (int64_t k : {int64_t(576), int64_t(1536)}) {
-      const std::string name = "act_quant_i16/m=" + std::to_string(m) + "/k=" + std::to_string(k);
-      benchmark::RegisterBenchmark(name.c_str(), bm_act_quant_i16, m, k)->Unit(benchmark::kMicrosecond);
-    }
+  for (Isa isa : supported_isas())
+    for (int64_t m : {int64_t(1), int64_t(512)})
+      for (int64_t k : {int64_t(576), int64_t(1536)}) {
+        const std::string name = "act_quant_i16/" + std::string(isa_name(isa)) + "/m=" + std::to_string(m) +
+                                 "/k=" + std::to_string(k);
+        benchmark::RegisterBenchmark(name.c_str(), bm_act_quant_i16, isa, m, k)->Unit(benchmark::kMicrosecond);
+      }
   for (Isa isa : supported_isas())
     for (int64_t m : {int64_t(8), int64_t(512)})
       for (int64_t k : {int64_t(576), int64_t(1536)}) {
