@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "kernels/attention.h"
+#include "kernels/exp_avx2.h"
 
 namespace quanta::kernels::avx2 {
 namespace {
@@ -74,25 +75,6 @@ float hmax(__m256 x) {
   return _mm_cvtss_f32(s);
 }
 
-// exp(x) for x <= 88: Cephes' expf, as in attention_avx512.cc (x clamped at -87 so that the
-// exponent 2^n, built in the integer unit, stays a normal number).
-__m256 exp_ps(__m256 x) {
-  x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.0f)), _mm256_set1_ps(-87.0f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  const __m256 y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256i e =
-      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
-}
 
 template <DType T, int NQ>
 void update(const float* q, int64_t hd, float scale, const StorageT<T>* k, const StorageT<T>* v,
@@ -123,10 +105,10 @@ void update(const float* q, int64_t hd, float scale, const StorageT<T>* k, const
           _mm256_blendv_ps(neg_inf, _mm256_load_ps(s[i] + kLanes), _mm256_castsi256_ps(m1));
       const float mx = max_f(m[i], hmax(_mm256_max_ps(s0, s1)));
       const __m256 mxv = _mm256_set1_ps(mx);
-      const __m256 p0 = _mm256_and_ps(exp_ps(_mm256_sub_ps(s0, mxv)), _mm256_castsi256_ps(m0));
-      const __m256 p1 = _mm256_and_ps(exp_ps(_mm256_sub_ps(s1, mxv)), _mm256_castsi256_ps(m1));
+      const __m256 p0 = _mm256_and_ps(exp256(_mm256_sub_ps(s0, mxv)), _mm256_castsi256_ps(m0));
+      const __m256 p1 = _mm256_and_ps(exp256(_mm256_sub_ps(s1, mxv)), _mm256_castsi256_ps(m1));
       corr[i] =
-          m[i] == -__builtin_inff() ? 0.0f : _mm256_cvtss_f32(exp_ps(_mm256_set1_ps(m[i] - mx)));
+          m[i] == -__builtin_inff() ? 0.0f : _mm256_cvtss_f32(exp256(_mm256_set1_ps(m[i] - mx)));
       l[i] = l[i] * corr[i] + hsum(_mm256_add_ps(p0, p1));
       m[i] = mx;
       _mm256_store_ps(s[i], p0);

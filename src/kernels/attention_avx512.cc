@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "kernels/attention.h"
+#include "kernels/exp_avx512.h"
 
 namespace quanta::kernels::avx512 {
 namespace {
@@ -53,25 +54,6 @@ __m512 load(const StorageT<T>* p, __mmask16 mk) {
   }
 }
 
-// exp(x) for x <= 88 (here x = s - max <= 0): Cephes' expf (range reduction by ln 2 in two
-// parts, degree-6 polynomial, ~1 ulp); x is clamped at -87 so 2^n stays normal (exp(-87) =
-// 1.6e-38 stands in for the 0 that std::exp gives below -103; against a running sum >= 1 it is
-// below f32 resolution).
-__m512 exp_ps(__m512 x) {
-  x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.0f)), _mm512_set1_ps(-87.0f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  const __m512 y = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  return _mm512_scalef_ps(y, n);
-}
 
 template <DType T, int NQ>
 void update(const float* q, int64_t hd, float scale, const StorageT<T>* k, const StorageT<T>* v,
@@ -98,9 +80,9 @@ void update(const float* q, int64_t hd, float scale, const StorageT<T>* k, const
     for (int i = 0; i < NQ; ++i) {
       const __m512 sv = _mm512_mask_load_ps(_mm512_set1_ps(-__builtin_inff()), mb, s[i]);
       const float mx = max_f(m[i], _mm512_reduce_max_ps(sv));
-      const __m512 p = _mm512_maskz_mov_ps(mb, exp_ps(_mm512_sub_ps(sv, _mm512_set1_ps(mx))));
+      const __m512 p = _mm512_maskz_mov_ps(mb, exp512(_mm512_sub_ps(sv, _mm512_set1_ps(mx))));
       corr[i] =
-          m[i] == -__builtin_inff() ? 0.0f : _mm512_cvtss_f32(exp_ps(_mm512_set1_ps(m[i] - mx)));
+          m[i] == -__builtin_inff() ? 0.0f : _mm512_cvtss_f32(exp512(_mm512_set1_ps(m[i] - mx)));
       l[i] = l[i] * corr[i] + _mm512_reduce_add_ps(p);
       m[i] = mx;
       _mm512_store_ps(s[i], p);

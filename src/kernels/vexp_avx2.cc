@@ -8,36 +8,12 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/exp_avx2.h"
 #include "kernels/vexp.h"
 
 namespace quanta::kernels::avx2 {
 namespace {
 
-__m256 vexp(__m256 x) {
-  const __m256 hi = _mm256_set1_ps(88.3762626647949f), lo = _mm256_set1_ps(-87.3365447504f);
-  const __m256 big = _mm256_cmp_ps(x, hi, _CMP_GT_OQ);
-  const __m256 tiny = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-  const __m256 xc = _mm256_min_ps(hi, x);  // min returns its second operand for a NaN: x
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), xc);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256i ni = _mm256_cvtps_epi32(n);
-  const __m256i h = _mm256_srai_epi32(ni, 1);
-  const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h, _mm256_set1_epi32(127)), 23));
-  const __m256 s2 = _mm256_castsi256_ps(
-      _mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, h), _mm256_set1_epi32(127)), 23));
-  __m256 e = _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
-  e = _mm256_blendv_ps(e, _mm256_set1_ps(__builtin_inff()), big);
-  return _mm256_andnot_ps(tiny, e);
-}
 
 }  // namespace
 
@@ -45,7 +21,7 @@ void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
   const __m256 one = _mm256_set1_ps(1.0f);
   auto step = [&](const float* g8, const float* u8, float* o8) {
     const __m256 g = _mm256_loadu_ps(g8);
-    const __m256 e = vexp(_mm256_sub_ps(_mm256_setzero_ps(), g));
+    const __m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), g));
     _mm256_storeu_ps(o8, _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), _mm256_loadu_ps(u8)));
   };
   int64_t i = 0;
@@ -64,7 +40,7 @@ float exp_shift_sum(float* x, int64_t n, float shift) {
   __m256 acc = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    const __m256 e = vexp(_mm256_sub_ps(_mm256_loadu_ps(x + i), s));
+    const __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), s));
     _mm256_storeu_ps(x + i, e);
     acc = _mm256_add_ps(acc, e);
   }
@@ -73,7 +49,7 @@ float exp_shift_sum(float* x, int64_t n, float shift) {
     float t[8];
     std::memcpy(t, x + i, size_t(n - i) * sizeof(float));
     for (int64_t j = n - i; j < 8; ++j) t[j] = -__builtin_inff();  // exp(-inf) = 0
-    const __m256 e = vexp(_mm256_sub_ps(_mm256_loadu_ps(t), s));
+    const __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(t), s));
     _mm256_storeu_ps(t, e);
     std::memcpy(x + i, t, size_t(n - i) * sizeof(float));
     acc = _mm256_add_ps(acc, e);
