@@ -51,29 +51,21 @@ void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t 
   }
 }
 
-void quantize_act_i16(const float* x, int64_t m, int64_t k, int16_t* q, int64_t kp, float* xs,
-                      float* xz) {
-  const int64_t nb = kp / 32;
-  for (int64_t i = 0; i < m; ++i) {
-    const float* xi = x + i * k;
-    int16_t* qi = q + i * kp;
-    for (int64_t b = 0; b < nb; ++b) {
-      const int64_t c0 = b * 32, c1 = std::min(k, c0 + 32);
-      float absmax = 0.0f;
-      for (int64_t c = c0; c < c1; ++c) absmax = std::max(absmax, std::fabs(xi[c]));  // NaN: skipped
-      const float s = absmax / 32767.0f;
-      int32_t sum = 0;
-      for (int64_t c = c0; c < c0 + 32; ++c) {
-        int16_t code = 0;
-        if (c < c1 && s > 0.0f && std::isfinite(s) && !std::isnan(xi[c]))
-          code = int16_t(std::nearbyint(std::clamp(xi[c] / s, -32767.0f, 32767.0f)));
-        qi[c] = code;
-        sum += code;
-      }
-      xs[i * nb + b] = s;
-      xz[i * nb + b] = s * float(sum);
-    }
+int32_t quantize_act_i16_block(const float* x, int64_t n, int16_t* q, float* scale) {
+  const int64_t c1 = std::min<int64_t>(n, 32);
+  float absmax = 0.0f;
+  for (int64_t c = 0; c < c1; ++c) absmax = std::max(absmax, std::fabs(x[c]));  // NaN: skipped
+  const float s = absmax / 32767.0f;
+  *scale = s;
+  int32_t sum = 0;
+  for (int64_t c = 0; c < 32; ++c) {
+    int16_t code = 0;
+    if (c < c1 && s > 0.0f && std::isfinite(s) && !std::isnan(x[c]))
+      code = int16_t(std::nearbyint(std::clamp(x[c] / s, -32767.0f, 32767.0f)));
+    q[c] = code;
+    sum += code;
   }
+  return sum;
 }
 }  // namespace ref
 
@@ -106,10 +98,23 @@ void quantize_act_i16(const float* x, int64_t m, int64_t k, int16_t* q, int64_t 
                       float* xz, Isa isa) {
   QUANTA_ASSERT(m >= 0 && k >= 1 && kp >= k && kp % 32 == 0);
   QUANTA_ASSERT(static_cast<int>(isa) <= static_cast<int>(detected_isa()));
-  switch (isa) {
-    case Isa::kScalar: return ref::quantize_act_i16(x, m, k, q, kp, xs, xz);
-    case Isa::kAvx2: return avx2::quantize_act_i16(x, m, k, q, kp, xs, xz);
-    case Isa::kAvx512: return avx512::quantize_act_i16(x, m, k, q, kp, xs, xz);
+  int32_t (*block)(const float*, int64_t, int16_t*, float*) = ref::quantize_act_i16_block;
+  if (isa == Isa::kAvx2) block = avx2::quantize_act_i16_block;
+  if (isa == Isa::kAvx512) block = avx512::quantize_act_i16_block;
+  const int64_t nb = kp / 32;
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t b = 0; b < nb; ++b) {
+      const int64_t c0 = b * 32;
+      float s = 0.0f;
+      int32_t sum = 0;
+      if (c0 < k) {
+        sum = block(x + i * k + c0, k - c0, q + i * kp + c0, &s);
+      } else {
+        std::fill(q + i * kp + c0, q + i * kp + c0 + 32, int16_t(0));
+      }
+      xs[i * nb + b] = s;
+      xz[i * nb + b] = s * float(sum);
+    }
   }
 }
 

@@ -43,20 +43,20 @@ void quantize_act_i16(const float* x, int64_t m, int64_t k, int16_t* q, int64_t 
                       float* xz);
 
 // ---- Per-ISA implementations of quantize_act_int8 / _i16 (called by their dispatchers). ----
+// quantize_act_i16_block: one block of 32 codes from n >= 1 values (only the first min(n, 32)
+// are read; the rest count as 0) -> q (32,), *scale; returns the sum of the codes. The
+// dispatcher runs every level's block function over the same loop.
 namespace ref {
 void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t ldq, float* scales);
-void quantize_act_i16(const float* x, int64_t m, int64_t k, int16_t* q, int64_t kp, float* xs,
-                      float* xz);
+int32_t quantize_act_i16_block(const float* x, int64_t n, int16_t* q, float* scale);
 }  // namespace ref
 namespace avx2 {
 void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t ldq, float* scales);
-void quantize_act_i16(const float* x, int64_t m, int64_t k, int16_t* q, int64_t kp, float* xs,
-                      float* xz);
+int32_t quantize_act_i16_block(const float* x, int64_t n, int16_t* q, float* scale);
 }  // namespace avx2
 namespace avx512 {
 void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t ldq, float* scales);
-void quantize_act_i16(const float* x, int64_t m, int64_t k, int16_t* q, int64_t kp, float* xs,
-                      float* xz);
+int32_t quantize_act_i16_block(const float* x, int64_t n, int16_t* q, float* scale);
 }  // namespace avx512
 
 }  // namespace quanta::kernels

@@ -45,9 +45,12 @@ __m128i codes(__m256 x, __m256 s) {
   return _mm_packs_epi16(w, w);
 }
 
-// One block of 32 int16 codes from n (1 .. 32) values (a short block from a zero-padded copy);
+
+}  // namespace
+
+// One block of 32 int16 codes from min(n, 32) values (a short block from a zero-padded copy);
 // NaN counts as 0 (as ref). Returns the sum of the codes; *scale gets absmax / 32767.
-int32_t block_i16(const float* x, int64_t n, int16_t* q, float* scale) {
+int32_t quantize_act_i16_block(const float* x, int64_t n, int16_t* q, float* scale) {
   float buf[32] = {};
   if (n < 32) {
     std::memcpy(buf, x, size_t(n) * sizeof(float));
@@ -89,26 +92,6 @@ int32_t block_i16(const float* x, int64_t n, int16_t* q, float* scale) {
   return _mm_cvtsi128_si32(u);
 }
 
-}  // namespace
-
-void quantize_act_i16(const float* x, int64_t m, int64_t k, int16_t* q, int64_t kp, float* xs,
-                      float* xz) {
-  const int64_t nb = kp / 32;
-  for (int64_t i = 0; i < m; ++i) {
-    for (int64_t b = 0; b < nb; ++b) {
-      const int64_t c0 = b * 32;
-      float s = 0.0f;
-      int32_t sum = 0;
-      if (c0 < k) {
-        sum = block_i16(x + i * k + c0, k - c0, q + i * kp + c0, &s);
-      } else {
-        std::memset(q + i * kp + c0, 0, 32 * sizeof(int16_t));
-      }
-      xs[i * nb + b] = s;
-      xz[i * nb + b] = s * float(sum);
-    }
-  }
-}
 
 void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t ldq,
                        float* scales) {

@@ -39,9 +39,12 @@ __mmask16 first(int64_t n) {
   return _cvtu32_mask16((1u << n) - 1u);
 }
 
-// One block of 32 int16 codes from n (1 .. 32) values; NaN counts as 0 (as ref). Returns the
+
+}  // namespace
+
+// One block of 32 int16 codes from min(n, 32) values; NaN counts as 0 (as ref). Returns the
 // sum of the codes; *scale gets absmax / 32767.
-int32_t block_i16(const float* x, int64_t n, int16_t* q, float* scale) {
+int32_t quantize_act_i16_block(const float* x, int64_t n, int16_t* q, float* scale) {
   __m512 v[2];
   for (int h = 0; h < 2; ++h) {
     v[h] = _mm512_maskz_loadu_ps(first(n - 16 * h), x + 16 * h);
@@ -64,26 +67,6 @@ int32_t block_i16(const float* x, int64_t n, int16_t* q, float* scale) {
   return _mm512_reduce_add_epi32(_mm512_add_epi32(c[0], c[1]));
 }
 
-}  // namespace
-
-void quantize_act_i16(const float* x, int64_t m, int64_t k, int16_t* q, int64_t kp, float* xs,
-                      float* xz) {
-  const int64_t nb = kp / 32;
-  for (int64_t i = 0; i < m; ++i) {
-    for (int64_t b = 0; b < nb; ++b) {
-      const int64_t c0 = b * 32;
-      float s = 0.0f;
-      int32_t sum = 0;
-      if (c0 < k) {
-        sum = block_i16(x + i * k + c0, k - c0, q + i * kp + c0, &s);
-      } else {
-        std::memset(q + i * kp + c0, 0, 32 * sizeof(int16_t));
-      }
-      xs[i * nb + b] = s;
-      xz[i * nb + b] = s * float(sum);
-    }
-  }
-}
 
 void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t ldq,
                        float* scales) {

@@ -109,7 +109,7 @@ TEST(ActQuant, Int16SimdLevelsMatchReference) {
     if (k > 40) x[size_t(5 * k + 40)] = INFINITY;
     std::vector<int16_t> want(size_t(m * kp), 99);
     std::vector<float> want_s(size_t(m * nb)), want_z(size_t(m * nb));
-    ref::quantize_act_i16(x.data(), m, k, want.data(), kp, want_s.data(), want_z.data());
+    quantize_act_i16(x.data(), m, k, want.data(), kp, want_s.data(), want_z.data(), Isa::kScalar);
     ASSERT_EQ(want_s[3 * size_t(nb)], 1.0f);
     ASSERT_EQ(want[size_t(4 * kp + k / 2)], 0);  // the NaN
     ASSERT_EQ(want_s[5 * size_t(nb)], 0.0f);     // the zero block
