@@ -49,6 +49,11 @@ struct MatrixView {
   int64_t group_size = 0;              // columns per scale group; 0: one group per row
   const float* scales = nullptr;       // (rows, n_groups)
   const float* zeros = nullptr;        // kInt4x16 asymmetric (see there)
+  // kInt4x16 / kInt8x16: the same scales (and zeros) as f16, in the same layout, instead of f32
+  // (scales and zeros are nullptr then) when every one of them is exactly an f16 value (the bf16
+  // scales of compressed-tensors folders and ggml's f16 ones are): 2 bytes per group, not 4.
+  const uint16_t* scales_f16 = nullptr;
+  const uint16_t* zeros_f16 = nullptr;
   const int32_t* row_sums = nullptr;   // kInt8Vnni: (rows,)
   // Act-order (GPTQ g_idx): the kernel's column i is the input's column col_perm[i]; the
   // columns were permuted at load so that every group is contiguous. nullptr: identity.

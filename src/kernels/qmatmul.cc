@@ -14,7 +14,7 @@ namespace {
 
 void check_args(const MatrixView& w, int64_t m, int64_t n0, int64_t n1, int64_t ldy, Isa isa) {
   QUANTA_ASSERT(m >= 0 && 0 <= n0 && n0 <= n1 && n1 <= w.rows && n1 <= ldy);
-  QUANTA_ASSERT(w.scales != nullptr);
+  QUANTA_ASSERT(w.scales != nullptr || w.scales_f16 != nullptr);
   QUANTA_ASSERT(w.group_size == 0 || w.cols % w.group_size == 0);
   // Running a level above the CPU's would die with SIGILL; say why instead.
   QUANTA_ASSERT(static_cast<int>(isa) <= static_cast<int>(detected_isa()));

@@ -38,8 +38,17 @@ __m256i pair(const int16_t* p) {
   return _mm256_set1_epi32(v);
 }
 
+// 8 rows' scales (zeros) of one group at index at: f32, or f16 widened (exact).
+template <bool kF16>
+__m256 block_vec(const float* f32, const uint16_t* f16, int64_t at) {
+  if constexpr (kF16)
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(f16 + at)));
+  else
+    return _mm256_loadu_ps(f32 + at);
+}
+
 // Rows of half h of block rb (restricted to [n0, n1)) for tokens 0 .. T - 1.
-template <bool kInt4, int T>
+template <bool kInt4, bool kF16, int T>
 void half_tile(const int16_t* xq, const float* xs, const float* xz, const MatrixView& w, int64_t rb,
                int h, int64_t n0, int64_t n1, float* y, int64_t ldy) {
   const int64_t kp = padded(w.cols), nb = kp / 32, ng = n_groups(w), gc = group_cols(w);
@@ -73,10 +82,12 @@ void half_tile(const int16_t* xq, const float* xs, const float* xz, const Matrix
       }
     }
     const int64_t at = (rb * ng + b * 32 / gc) * kRows + h * kHalf;
-    const __m256 sv = _mm256_loadu_ps(w.scales + at);
+    const __m256 sv = block_vec<kF16>(w.scales, w.scales_f16, at);
     __m256 zs = _mm256_setzero_ps();
-    if constexpr (kInt4)
-      zs = _mm256_mul_ps(w.zeros ? _mm256_loadu_ps(w.zeros + at) : _mm256_set1_ps(8.0f), sv);
+    if constexpr (kInt4) {
+      const bool asym = kF16 ? w.zeros_f16 != nullptr : w.zeros != nullptr;
+      zs = _mm256_mul_ps(asym ? block_vec<kF16>(w.zeros, w.zeros_f16, at) : _mm256_set1_ps(8.0f), sv);
+    }
     for (int t = 0; t < T; ++t) {
       const __m256 st = _mm256_mul_ps(sv, _mm256_set1_ps(xs[t * nb + b]));
       f[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[t]), st, f[t]);
@@ -88,7 +99,7 @@ void half_tile(const int16_t* xq, const float* xs, const float* xz, const Matrix
   for (int t = 0; t < T; ++t) _mm256_maskstore_ps(y + t * ldy + row0, mask, f[t]);
 }
 
-template <bool kInt4>
+template <bool kInt4, bool kF16>
 void run(const int16_t* xq, const float* xs, const float* xz, int64_t m, const MatrixView& w,
          int64_t n0, int64_t n1, float* y, int64_t ldy) {
   const int64_t kp = padded(w.cols), nb = kp / 32;
@@ -99,13 +110,13 @@ void run(const int16_t* xq, const float* xs, const float* xz, int64_t m, const M
       if (row0 + kHalf <= n0 || row0 >= n1) continue;
       int64_t i = 0;
       for (; i + 4 <= m; i += 4)
-        half_tile<kInt4, 4>(xq + i * kp, xs + i * nb, xz + i * nb, w, rb, h, n0, n1, y + i * ldy, ldy);
+        half_tile<kInt4, kF16, 4>(xq + i * kp, xs + i * nb, xz + i * nb, w, rb, h, n0, n1, y + i * ldy, ldy);
       if (i + 2 <= m) {
-        half_tile<kInt4, 2>(xq + i * kp, xs + i * nb, xz + i * nb, w, rb, h, n0, n1, y + i * ldy, ldy);
+        half_tile<kInt4, kF16, 2>(xq + i * kp, xs + i * nb, xz + i * nb, w, rb, h, n0, n1, y + i * ldy, ldy);
         i += 2;
       }
       if (i < m)
-        half_tile<kInt4, 1>(xq + i * kp, xs + i * nb, xz + i * nb, w, rb, h, n0, n1, y + i * ldy, ldy);
+        half_tile<kInt4, kF16, 1>(xq + i * kp, xs + i * nb, xz + i * nb, w, rb, h, n0, n1, y + i * ldy, ldy);
     }
   }
 }
@@ -114,8 +125,13 @@ void run(const int16_t* xq, const float* xs, const float* xz, int64_t m, const M
 
 void qmatmul_i16(const int16_t* xq, const float* xs, const float* xz, int64_t m,
                  const MatrixView& w, int64_t n0, int64_t n1, float* y, int64_t ldy) {
-  if (w.format == WeightFormat::kInt4x16) return run<true>(xq, xs, xz, m, w, n0, n1, y, ldy);
-  return run<false>(xq, xs, xz, m, w, n0, n1, y, ldy);
+  const bool half = w.scales_f16 != nullptr;
+  if (w.format == WeightFormat::kInt4x16) {
+    if (half) return run<true, true>(xq, xs, xz, m, w, n0, n1, y, ldy);
+    return run<true, false>(xq, xs, xz, m, w, n0, n1, y, ldy);
+  }
+  if (half) return run<false, true>(xq, xs, xz, m, w, n0, n1, y, ldy);
+  return run<false, false>(xq, xs, xz, m, w, n0, n1, y, ldy);
 }
 
 }  // namespace quanta::kernels::avx2

@@ -44,8 +44,17 @@ __m512i pair(const int16_t* p) {
   return _mm512_set1_epi32(v);
 }
 
+// The 16 rows' scales (zeros) of one group at index at: f32, or f16 widened (exact).
+template <bool kF16>
+__m512 block_vec(const float* f32, const uint16_t* f16, int64_t at) {
+  if constexpr (kF16)
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(f16 + at)));
+  else
+    return _mm512_loadu_ps(f32 + at);
+}
+
 // Rows of blocks rb .. rb + NB - 1 (restricted to [n0, n1)) for tokens 0 .. T - 1.
-template <bool kInt4, int T, int NB, int A>
+template <bool kInt4, bool kF16, int T, int NB, int A>
 void tile(const int16_t* xq, const float* xs, const float* xz, const MatrixView& w, int64_t rb,
           int64_t n0, int64_t n1, float* y, int64_t ldy) {
   const int64_t kp = padded(w.cols), nb = kp / 32, ng = n_groups(w), gc = group_cols(w);
@@ -88,10 +97,12 @@ void tile(const int16_t* xq, const float* xs, const float* xz, const MatrixView&
     const int64_t g = b * 32 / gc;
     for (int q = 0; q < NB; ++q) {
       const int64_t at = ((rb + q) * ng + g) * kRows;
-      const __m512 sv = _mm512_loadu_ps(w.scales + at);
+      const __m512 sv = block_vec<kF16>(w.scales, w.scales_f16, at);
       __m512 zs = _mm512_setzero_ps();
-      if constexpr (kInt4)
-        zs = _mm512_mul_ps(w.zeros ? _mm512_loadu_ps(w.zeros + at) : _mm512_set1_ps(8.0f), sv);
+      if constexpr (kInt4) {
+        const bool asym = kF16 ? w.zeros_f16 != nullptr : w.zeros != nullptr;
+        zs = _mm512_mul_ps(asym ? block_vec<kF16>(w.zeros, w.zeros_f16, at) : _mm512_set1_ps(8.0f), sv);
+      }
       for (int t = 0; t < T; ++t) {
         __m512i sum = acc[q][t][0];
         for (int a = 1; a < A; ++a) sum = _mm512_add_epi32(sum, acc[q][t][a]);
@@ -108,15 +119,15 @@ void tile(const int16_t* xq, const float* xs, const float* xz, const MatrixView&
   }
 }
 
-template <bool kInt4>
+template <bool kInt4, bool kF16>
 void run(const int16_t* xq, const float* xs, const float* xz, int64_t m, const MatrixView& w,
          int64_t n0, int64_t n1, float* y, int64_t ldy) {
   const int64_t kp = padded(w.cols), nb = kp / 32;
   const int64_t rb_end = (n1 + kRows - 1) / kRows;
   int64_t rb = n0 / kRows;
   if (m == 1) {  // decode: two blocks per pass, four accumulators each
-    for (; rb + 2 <= rb_end; rb += 2) tile<kInt4, 1, 2, 4>(xq, xs, xz, w, rb, n0, n1, y, ldy);
-    if (rb < rb_end) tile<kInt4, 1, 1, 4>(xq, xs, xz, w, rb, n0, n1, y, ldy);
+    for (; rb + 2 <= rb_end; rb += 2) tile<kInt4, kF16, 1, 2, 4>(xq, xs, xz, w, rb, n0, n1, y, ldy);
+    if (rb < rb_end) tile<kInt4, kF16, 1, 1, 4>(xq, xs, xz, w, rb, n0, n1, y, ldy);
     return;
   }
   // Blocks outer, tokens inner: a block's codes stay in L1 while every token passes over them.
@@ -124,16 +135,16 @@ void run(const int16_t* xq, const float* xs, const float* xz, int64_t m, const M
     int64_t i = 0;
     auto at = [&](int64_t t) { return xq + t * kp; };
     for (; i + 8 <= m; i += 8)
-      tile<kInt4, 8, 1, 1>(at(i), xs + i * nb, xz + i * nb, w, rb, n0, n1, y + i * ldy, ldy);
+      tile<kInt4, kF16, 8, 1, 1>(at(i), xs + i * nb, xz + i * nb, w, rb, n0, n1, y + i * ldy, ldy);
     if (i + 4 <= m) {
-      tile<kInt4, 4, 1, 2>(at(i), xs + i * nb, xz + i * nb, w, rb, n0, n1, y + i * ldy, ldy);
+      tile<kInt4, kF16, 4, 1, 2>(at(i), xs + i * nb, xz + i * nb, w, rb, n0, n1, y + i * ldy, ldy);
       i += 4;
     }
     if (i + 2 <= m) {
-      tile<kInt4, 2, 1, 4>(at(i), xs + i * nb, xz + i * nb, w, rb, n0, n1, y + i * ldy, ldy);
+      tile<kInt4, kF16, 2, 1, 4>(at(i), xs + i * nb, xz + i * nb, w, rb, n0, n1, y + i * ldy, ldy);
       i += 2;
     }
-    if (i < m) tile<kInt4, 1, 1, 4>(at(i), xs + i * nb, xz + i * nb, w, rb, n0, n1, y + i * ldy, ldy);
+    if (i < m) tile<kInt4, kF16, 1, 1, 4>(at(i), xs + i * nb, xz + i * nb, w, rb, n0, n1, y + i * ldy, ldy);
   }
 }
 
@@ -141,8 +152,13 @@ void run(const int16_t* xq, const float* xs, const float* xz, int64_t m, const M
 
 void qmatmul_i16(const int16_t* xq, const float* xs, const float* xz, int64_t m,
                  const MatrixView& w, int64_t n0, int64_t n1, float* y, int64_t ldy) {
-  if (w.format == WeightFormat::kInt4x16) return run<true>(xq, xs, xz, m, w, n0, n1, y, ldy);
-  return run<false>(xq, xs, xz, m, w, n0, n1, y, ldy);
+  const bool half = w.scales_f16 != nullptr;
+  if (w.format == WeightFormat::kInt4x16) {
+    if (half) return run<true, true>(xq, xs, xz, m, w, n0, n1, y, ldy);
+    return run<true, false>(xq, xs, xz, m, w, n0, n1, y, ldy);
+  }
+  if (half) return run<false, true>(xq, xs, xz, m, w, n0, n1, y, ldy);
+  return run<false, false>(xq, xs, xz, m, w, n0, n1, y, ldy);
 }
 
 }  // namespace quanta::kernels::avx512vnni

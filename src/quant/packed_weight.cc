@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "core/dtype.h"
 #include "core/error.h"
 
 namespace quanta {
@@ -39,12 +40,15 @@ void finish_view(PackedWeight& p, const QuantizedWeight& q, WeightFormat f, ActQ
   v.format = f;
   v.act = act;
   v.group_size = q.args.group_size;
-  v.scales = p.scales.data();
+  v.scales = p.scales.empty() ? nullptr : p.scales.data();
   v.zeros = p.zeros.empty() ? nullptr : p.zeros.data();
+  v.scales_f16 = p.scales_f16.empty() ? nullptr : p.scales_f16.data();
+  v.zeros_f16 = p.zeros_f16.empty() ? nullptr : p.zeros_f16.data();
   v.row_sums = p.row_sums.empty() ? nullptr : p.row_sums.data();
   v.col_perm = p.col_perm.empty() ? nullptr : p.col_perm.data();
   v.packed_bytes = p.data.size() + 4 * (p.scales.size() + p.zeros.size() + p.row_sums.size() +
-                                        p.col_perm.size());
+                                        p.col_perm.size()) +
+                   2 * (p.scales_f16.size() + p.zeros_f16.size());
 }
 
 // Scales (and zeros) of q (rows, n_groups) in the 16-row block layout (row_blocks, n_groups, 16);
@@ -59,6 +63,26 @@ std::vector<float> block_rows(const std::vector<T>& v, int64_t rows, int64_t ng)
 }
 
 int64_t padded_cols(int64_t k) { return (k + 31) / 32 * 32; }
+
+bool f16_exact(const std::vector<float>& v) {
+  for (float f : v)
+    if (f16_to_f32(f32_to_f16(f)) != f) return false;
+  return true;
+}
+std::vector<uint16_t> to_f16(const std::vector<float>& v) {
+  std::vector<uint16_t> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = f32_to_f16(v[i]);
+  return out;
+}
+
+// Replaces p's f32 scales (and zeros) by f16 ones if every value is exactly an f16.
+void to_f16_if_exact(PackedWeight& p) {
+  if (!f16_exact(p.scales) || !f16_exact(p.zeros)) return;
+  p.scales_f16 = to_f16(p.scales);
+  p.zeros_f16 = to_f16(p.zeros);
+  p.scales.clear();
+  p.zeros.clear();
+}
 
 void pack_int4_x16(const QuantizedWeight& q, const std::vector<int32_t>& perm, PackedWeight& p) {
   const int64_t kp = padded_cols(q.cols), nb = (q.rows + 15) / 16;
@@ -144,6 +168,7 @@ std::optional<PackedWeight> pack_weight(const QuantizedWeight& q, ActQuant act) 
   }
   if (f == WeightFormat::kInt4x16 || f == WeightFormat::kInt8x16) {
     p.scales = block_rows(q.scales, q.rows, q.n_groups());
+    to_f16_if_exact(p);
   } else {
     p.scales.assign(q.scales.begin(), q.scales.end());
   }

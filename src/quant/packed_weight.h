@@ -17,6 +17,7 @@ namespace quanta {
 struct PackedWeight {
   std::vector<uint8_t> data;
   std::vector<float> scales, zeros;
+  std::vector<uint16_t> scales_f16, zeros_f16;  // kInt4x16 / kInt8x16 when exact in f16
   std::vector<int32_t> row_sums, col_perm;
   MatrixView view;
 };

@@ -236,17 +236,22 @@ TEST(QMatmulI16, ActivationCodes) {
 }
 
 // Every level gives the reference's bits; the reference is within the int16 rounding of x (at
-// most half a step, scale / 2, per value) plus f32 rounding of exact double arithmetic.
+// most half a step, scale / 2, per value) plus f32 rounding of exact double arithmetic. Both
+// scale layouts: f16 (RTN's bf16 scales are exact f16 values) and f32 (one scale made inexact).
 TEST(QMatmulI16, EveryLevelEqualsReference) {
   const int64_t sizes[] = {1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 128, 576};
+  for (const bool f32_scales : {false, true})
   for (const Case& c : kI16Cases) {
     for (int64_t k : sizes) {
       if (c.group > 0 && k % c.group != 0) continue;
-      const QuantizedWeight q = quantized(c, kN, k, uint32_t(k));
+      QuantizedWeight q = quantized(c, kN, k, uint32_t(k));
+      if (f32_scales) q.scales[3] *= 1.0f + 0x1p-20f;  // no f16 holds it
       const auto p = pack_weight(q, ActQuant::kNone);
       ASSERT_TRUE(p.has_value()) << c.name;
       const MatrixView& w = p->view;
       ASSERT_TRUE(runs_i16(w)) << c.name;
+      ASSERT_EQ(w.scales_f16 == nullptr, f32_scales) << c.name;
+      ASSERT_EQ(w.scales == nullptr, !f32_scales) << c.name;
       const int64_t kp = i16_row_stride(k), nb = kp / 32;
       for (int64_t m : kTokens) {
         const std::vector<float> x = random_floats(m * k, uint32_t(100 + m + k));
@@ -291,10 +296,12 @@ TEST(QMatmulI16, EveryLevelEqualsReference) {
 // The AVX2 kernel also serves AVX-512 CPUs without VNNI: test it directly there too.
 TEST(QMatmulI16, Avx2KernelOnAvx512Cpu) {
   if (detected_isa() < Isa::kAvx2) GTEST_SKIP();
+  for (const bool f32_scales : {false, true})
   for (const Case& c : kI16Cases) {
     const int64_t k = 128, m = 5;
     if (k % std::max<int64_t>(c.group, 1) != 0) continue;
-    const QuantizedWeight q = quantized(c, kN, k, 2);
+    QuantizedWeight q = quantized(c, kN, k, 2);
+    if (f32_scales) q.scales[3] *= 1.0f + 0x1p-20f;
     const auto p = pack_weight(q, ActQuant::kNone);
     const I16Input in = quantize_i16(random_floats(m * k, 8), m, k);
     std::vector<float> want(size_t(m * kN)), got(size_t(m * kN));

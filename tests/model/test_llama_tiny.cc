@@ -137,7 +137,10 @@ TEST(LlamaTiny, LmHeadInt8FollowsQ8_0AndMatchesReferencePath) {
       EXPECT_EQ(fast.lm_head().format, blocked ? WeightFormat::kInt8x16 : WeightFormat::kInt8) << what;
       const int64_t rows = blocked ? (s.vocab + 15) / 16 * 16 : s.vocab;
       const int64_t cols = blocked ? (s.d + 31) / 32 * 32 : s.d;
-      EXPECT_EQ(fast.lm_head().nbytes(), size_t(rows * cols + rows * (s.d / gs) * 4)) << what;
+      // Q8_0's scales are f16 values: the blocked layout keeps them in 2 bytes.
+      const size_t scale_bytes = blocked ? 2 : 4;
+      EXPECT_EQ(blocked, fast.lm_head().scales_f16 != nullptr) << what;
+      EXPECT_EQ(fast.lm_head().nbytes(), size_t(rows * cols) + size_t(rows * (s.d / gs)) * scale_bytes) << what;
       EXPECT_EQ(fast.embedding().data, embedding.data) << what;  // lookups keep the table
       EXPECT_EQ(fast.embedding().dtype, DType::kBF16) << what;
       // The rule, written out.

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/dtype.h"
 #include "kernels/qmatmul.h"
 
 namespace quanta::kernels::ref {
@@ -41,13 +42,16 @@ int code_x16(const MatrixView& w, int64_t r, int64_t c) {
 }  // namespace
 
 float scale_at(const MatrixView& w, int64_t r, int64_t g) {
-  if (blocked(w)) return w.scales[((r / 16) * w.n_groups() + g) * 16 + r % 16];
-  return w.scales[r * w.n_groups() + g];
+  if (!blocked(w)) return w.scales[r * w.n_groups() + g];
+  const int64_t at = ((r / 16) * w.n_groups() + g) * 16 + r % 16;
+  return w.scales_f16 ? f16_to_f32(w.scales_f16[at]) : w.scales[at];
 }
 
 float zero_at(const MatrixView& w, int64_t r, int64_t g) {
   if (w.format != WeightFormat::kInt4x16) return 0.0f;
-  return w.zeros ? w.zeros[((r / 16) * w.n_groups() + g) * 16 + r % 16] : 8.0f;
+  const int64_t at = ((r / 16) * w.n_groups() + g) * 16 + r % 16;
+  if (w.zeros_f16) return f16_to_f32(w.zeros_f16[at]);
+  return w.zeros ? w.zeros[at] : 8.0f;
 }
 
 float weight_at(const MatrixView& w, int64_t r, int64_t c) {
