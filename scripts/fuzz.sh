@@ -3,9 +3,10 @@
 # bounded time on seed corpora generated here from the repository's and the model's real files
 # (never committed: build-fuzz/corpus/). Crashes land in build-fuzz/crashes/<target>/; the script
 # exits 1 if any target crashed.
-# Usage: scripts/fuzz.sh [--smoke | --seconds N | --runs N] [TARGET...]   (--smoke: 10 s per
-# target, what CI runs; default 60 s; --runs: N executions per target, no time limit; TARGETs:
-# fuzz_safetensors, ... — default all). Installs clang/libFuzzer from Debian if missing
+# Usage: scripts/fuzz.sh [--smoke | --seconds N | --runs N [--workers W]] [TARGET...]   (--smoke:
+# 10 s per target, what CI runs; default 60 s; --runs: N executions per target, no time limit, split
+# over W processes that share the target's corpus (each picks up the others' new inputs; default 1);
+# TARGETs: fuzz_safetensors, ... — default all). Installs clang/libFuzzer from Debian if missing
 # (scripts/setup.sh --fuzz). Most targets write each input to a scratch file, so TMPDIR defaults
 # to /dev/shm where it exists (2.6x the executions per second of a disk-backed /tmp).
 # Environment: CXX_FUZZ (default clang++-14, else clang++), QUANTA_BIN (for seeds; default
@@ -16,18 +17,22 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 seconds=60
 limit=()
+runs=0
+workers=1
 only=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) seconds=10 ;;
     --seconds) seconds="$2"; shift ;;
-    --runs) limit=(-runs="$2"); shift ;;
+    --runs) runs="$2"; shift ;;
+    --workers) workers="$2"; shift ;;
     fuzz_*) only+=("$1") ;;
-    *) echo "usage: $0 [--smoke | --seconds N | --runs N] [TARGET...]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--smoke | --seconds N | --runs N [--workers W]] [TARGET...]" >&2; exit 2 ;;
   esac
   shift
 done
-[ ${#limit[@]} -gt 0 ] || limit=(-max_total_time="$seconds")
+case "$workers" in ''|*[!0-9]*|0) echo "fuzz: --workers wants a positive number" >&2; exit 2 ;; esac
+if [ "$runs" -gt 0 ]; then limit=(-runs="$(( (runs + workers - 1) / workers ))"); else limit=(-max_total_time="$seconds"); workers=1; fi
 if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then export TMPDIR=/dev/shm; fi
 bash scripts/setup.sh --fuzz
 cxx=${CXX_FUZZ:-$(command -v clang++-14 || command -v clang++)}
@@ -120,17 +125,37 @@ for t in "${targets[@]}"; do
   fi
   mkdir -p "$b/crashes/$t" "$b/work/$t"
   cp -n "$c/$t"/* "$b/work/$t/" 2>/dev/null || true
-  set +e
-  "$b/$t" "$b/work/$t" "${limit[@]}" -max_len="$(max_len "$t")" -rss_limit_mb=2048 -timeout="${TIMEOUT:-20}" \
-    -artifact_prefix="$b/crashes/$t/" -print_final_stats=1 >"$b/$t.log" 2>&1
-  rc=$?
-  set -e
-  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$b/$t.log" | grep -o '[0-9]*$' || echo 0)
+  # One process, or W sharing the corpus (logs $t.log, $t.1.log, ...); rc is the worst of them.
+  logs=()
+  pids=()
+  for ((w = 0; w < workers; ++w)); do
+    l="$b/$t.log"; [ "$w" -eq 0 ] || l="$b/$t.$w.log"
+    logs+=("$l")
+    "$b/$t" "$b/work/$t" "${limit[@]}" -max_len="$(max_len "$t")" -rss_limit_mb=2048 -timeout="${TIMEOUT:-20}" \
+      -artifact_prefix="$b/crashes/$t/" -print_final_stats=1 >"$l" 2>&1 &
+    pids+=($!)
+  done
+  rc=0
+  for p in "${pids[@]}"; do
+    set +e
+    wait "$p"
+    r=$?
+    set -e
+    [ "$r" -eq 0 ] || rc=$r
+  done
+  execs=0
+  secs=0
+  for l in "${logs[@]}"; do
+    e=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$l" | grep -o '[0-9]*$' || echo 0)
+    execs=$((execs + e))
+    s=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$l" | grep -o '[0-9]* second' | grep -o '[0-9]*' || echo "$seconds")
+    [ "$s" -le "$secs" ] || secs=$s
+  done
   # slow-unit-* files are inputs that took over 10 s (libFuzzer's -report_slow_units), not
   # failures: on a loaded machine (or a fuzzer paused by SIGSTOP) they are the wait, not the input.
   crashes=$(ls "$b/crashes/$t" | grep -vc '^slow-unit-' || true)
   slow=$(ls "$b/crashes/$t" | grep -c '^slow-unit-' || true)
-  echo "$t: exit $rc, $execs executions in $(grep -o 'Done [0-9]* runs in [0-9]* second' "$b/$t.log" | grep -o '[0-9]* second' || echo "${seconds} second")s, corpus $(ls "$b/work/$t" | wc -l), crash files $crashes, slow units $slow"
+  echo "$t: exit $rc, $execs executions ($workers process(es)) in $secs seconds, corpus $(ls "$b/work/$t" | wc -l), crash files $crashes, slow units $slow"
   [ "$rc" -eq 0 ] && [ "$crashes" -eq 0 ] || status=1
 done
 exit $status
