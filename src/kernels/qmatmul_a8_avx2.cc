@@ -3,9 +3,14 @@
 //
 // Without vpdpbusd, the exact product of two int8 codes needs 16 bits: codes are widened to
 // int16 and multiplied-and-paired with vpmaddwd into int32 (never saturates: |sum of two
-// products| <= 2 * 128 * 128). For a 16-row block, each 64-byte quad (16 rows x 4 columns) is
-// four 16-byte loads widened to four vectors of 4 rows x 4 columns; one madd against the token's
-// 4 codes broadcast gives pairs per row, summed across pairs at the end (hadd + lane permute).
+// products| <= 2 * 128 * 128). The activation codes of a chunk of kChunk tokens are widened once
+// per call into scratch; each 16-byte quarter of a 64-byte quad (4 rows x 4 columns) is widened
+// once per kTok tokens, one madd against a token's 4 widened codes (one 8-byte broadcast) giving
+// pairs per row, summed across pairs at the end (hadd + lane permute). Half a block (8 rows) at a
+// time, so kTok tokens x 2 accumulators + 2 weight vectors fit in the 16 registers. Below kTok
+// tokens (decode) a whole block at a time instead, 1 or 2 tokens, each broadcast feeding 4 madds.
+// (vpmaddubsw's 8-bit products would be no faster: their pairs need a vpmaddwd by ones after, on
+// the same multiply port, and -128 x -128 breaks its sign trick.)
 //
 // Note: built with -mavx2 -mfma -mf16c; no standard-library templates (see matmul_avx2.cc).
 #include <immintrin.h>
@@ -19,7 +24,8 @@ namespace quanta::kernels::avx2 {
 namespace {
 
 constexpr int64_t kBlock = 16;  // rows per interleaved block
-constexpr int kTok = 2;         // tokens per pass over a block
+constexpr int kTok = 6;         // tokens per pass over half a block
+constexpr int64_t kChunk = 72;  // tokens whose widened codes are kept in scratch at a time (12 passes)
 
 int64_t min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
 int64_t max_i64(int64_t a, int64_t b) { return a > b ? a : b; }
@@ -38,7 +44,8 @@ __m256i broadcast_quad(const int8_t* p) {
   return _mm256_broadcastq_epi64(_mm_cvtepi8_epi16(_mm_cvtsi32_si128(v)));
 }
 
-// Tokens [0, T) of xq against block `blk` (rows 16 blk ..), writing rows in [n0, n1).
+// Few tokens (decode): tokens [0, T) of xq against all 16 rows of block `blk`, writing rows in
+// [n0, n1); one broadcast of a token's codes feeds four madds.
 template <int T>
 void block_tokens(const int8_t* xq, const float* sx, int64_t ldq, const MatrixView& w,
                   int64_t blk, int64_t n0, int64_t n1, float* y, int64_t ldy) {
@@ -71,15 +78,82 @@ void block_tokens(const int8_t* xq, const float* sx, int64_t ldq, const MatrixVi
   }
 }
 
+// Tokens [0, T) of the widened codes xw (row stride ldw) against half `half` (rows 8 half ..
+// 8 half + 7) of block `blk`, writing rows in [n0, n1).
+template <int T>
+void half_tokens(const int16_t* xw, const float* sx, int64_t ldw, const MatrixView& w, int64_t blk,
+                 int half, int64_t n0, int64_t n1, float* y, int64_t ldy) {
+  const int64_t k4 = (w.cols + 3) / 4 * 4;  // a8_row_stride, not called: see the note above
+  const int8_t* wb = static_cast<const int8_t*>(w.data) + blk * kBlock * k4 + half * 32;
+  __m256i acc[T][2];
+  for (int t = 0; t < T; ++t) acc[t][0] = acc[t][1] = _mm256_setzero_si256();
+  for (int64_t q = 0; q < k4 / 4; ++q) {
+    const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb + q * 64)));
+    const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb + q * 64 + 16)));
+    for (int t = 0; t < T; ++t) {
+      int64_t v;
+      std::memcpy(&v, xw + t * ldw + q * 4, 8);
+      const __m256i xb = _mm256_set1_epi64x(v);
+      acc[t][0] = _mm256_add_epi32(acc[t][0], _mm256_madd_epi16(w0, xb));
+      acc[t][1] = _mm256_add_epi32(acc[t][1], _mm256_madd_epi16(w1, xb));
+    }
+  }
+  const int64_t base = blk * kBlock + half * 8;
+  const __m256i mask = lane_range(max_i64(n0 - base, 0), min_i64(n1 - base, 8));
+  const __m256 sw = _mm256_maskload_ps(w.scales + base, mask);
+  for (int t = 0; t < T; ++t) {
+    // [r0 r1 r4 r5 | r2 r3 r6 r7] -> rows in order.
+    const __m256i s = _mm256_hadd_epi32(acc[t][0], acc[t][1]);
+    const __m256i rows = _mm256_permute4x64_epi64(s, _MM_SHUFFLE(3, 1, 2, 0));
+    const __m256 f = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(rows), _mm256_set1_ps(sx[t])), sw);
+    _mm256_maskstore_ps(y + t * ldy + base, mask, f);
+  }
+}
+
+void half_tail(int T, const int16_t* xw, const float* sx, int64_t ldw, const MatrixView& w,
+               int64_t blk, int half, int64_t n0, int64_t n1, float* y, int64_t ldy) {
+  switch (T) {
+    case 1: return half_tokens<1>(xw, sx, ldw, w, blk, half, n0, n1, y, ldy);
+    case 2: return half_tokens<2>(xw, sx, ldw, w, blk, half, n0, n1, y, ldy);
+    case 3: return half_tokens<3>(xw, sx, ldw, w, blk, half, n0, n1, y, ldy);
+    case 4: return half_tokens<4>(xw, sx, ldw, w, blk, half, n0, n1, y, ldy);
+    default: return half_tokens<5>(xw, sx, ldw, w, blk, half, n0, n1, y, ldy);
+  }
+}
+
 }  // namespace
 
 void qmatmul_a8(const int8_t* xq, const float* sx, int64_t m, int64_t ldq, const MatrixView& w,
                 int64_t n0, int64_t n1, float* y, int64_t ldy) {
-  for (int64_t blk = n0 / kBlock; blk * kBlock < n1; ++blk) {
-    int64_t i = 0;
-    for (; i + kTok <= m; i += kTok)
-      block_tokens<kTok>(xq + i * ldq, sx + i, ldq, w, blk, n0, n1, y + i * ldy, ldy);
-    for (; i < m; ++i) block_tokens<1>(xq + i * ldq, sx + i, ldq, w, blk, n0, n1, y + i * ldy, ldy);
+  if (m < kTok) {
+    for (int64_t blk = n0 / kBlock; blk * kBlock < n1; ++blk) {
+      int64_t i = 0;
+      for (; i + 2 <= m; i += 2) block_tokens<2>(xq + i * ldq, sx + i, ldq, w, blk, n0, n1, y + i * ldy, ldy);
+      if (i < m) block_tokens<1>(xq + i * ldq, sx + i, ldq, w, blk, n0, n1, y + i * ldy, ldy);
+    }
+    return;
+  }
+  // ldq == a8_row_stride(w.cols), a multiple of 4 (and so of the 8 bytes one broadcast reads).
+  int16_t* xw = reinterpret_cast<int16_t*>(qmatmul_scratch((min_i64(m, kChunk) * ldq + 1) / 2));
+  for (int64_t c0 = 0; c0 < m; c0 += kChunk) {
+    const int64_t nt = min_i64(kChunk, m - c0);
+    for (int64_t i = 0; i < nt * ldq; i += 16) {  // ldq * nt is a multiple of 4; widen 16 at a time
+      if (i + 16 <= nt * ldq) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(xw + i),
+                            _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xq + c0 * ldq + i))));
+      } else {
+        for (int64_t j = i; j < nt * ldq; ++j) xw[j] = xq[c0 * ldq + j];
+      }
+    }
+    for (int64_t blk = n0 / kBlock; blk * kBlock < n1; ++blk)
+      for (int half = 0; half < 2; ++half) {
+        if (blk * kBlock + half * 8 >= n1 || blk * kBlock + half * 8 + 8 <= n0) continue;
+        int64_t i = 0;
+        for (; i + kTok <= nt; i += kTok)
+          half_tokens<kTok>(xw + i * ldq, sx + c0 + i, ldq, w, blk, half, n0, n1, y + (c0 + i) * ldy, ldy);
+        if (i < nt)
+          half_tail(int(nt - i), xw + i * ldq, sx + c0 + i, ldq, w, blk, half, n0, n1, y + (c0 + i) * ldy, ldy);
+      }
   }
 }
 
