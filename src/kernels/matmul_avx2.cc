@@ -249,7 +249,7 @@ void matmul(const float* x, int64_t m, int64_t k, const void* w, DType wtype, in
 
 // ---- X W with W row-major (k, n): RX rows of X by NV vectors of columns in registers. ----
 
-template <int RX, int NV>
+template <int RX, int NV, bool kFull>
 void nn_tile(const float* x, int64_t k, int64_t ldx, const float* w, int64_t ldw, int64_t cols,
              float* y, int64_t ldy) {
   __m256 acc[RX][NV];
@@ -259,33 +259,44 @@ void nn_tile(const float* x, int64_t k, int64_t ldx, const float* w, int64_t ldw
   for (int v = 0; v < NV; ++v) mask[v] = tail_mask(cols - v * kLanes);
   for (int64_t c = 0; c < k; ++c) {
     __m256 wv[NV];
-    for (int v = 0; v < NV; ++v) wv[v] = _mm256_maskload_ps(w + c * ldw + v * kLanes, mask[v]);
+    for (int v = 0; v < NV; ++v)
+      wv[v] = kFull ? _mm256_loadu_ps(w + c * ldw + v * kLanes) : _mm256_maskload_ps(w + c * ldw + v * kLanes, mask[v]);
     for (int i = 0; i < RX; ++i) {
       const __m256 xb = _mm256_broadcast_ss(x + i * ldx + c);
       for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(xb, wv[v], acc[i][v]);
     }
   }
   for (int i = 0; i < RX; ++i)
-    for (int v = 0; v < NV; ++v) _mm256_maskstore_ps(y + i * ldy + v * kLanes, mask[v], acc[i][v]);
+    for (int v = 0; v < NV; ++v) {
+      if (kFull)
+        _mm256_storeu_ps(y + i * ldy + v * kLanes, acc[i][v]);
+      else
+        _mm256_maskstore_ps(y + i * ldy + v * kLanes, mask[v], acc[i][v]);
+    }
 }
 
+// Full tiles of 16 columns use plain loads and stores (masked ones are slow on some CPUs, e.g.
+// AMD Zen); 6 rows x 2 vectors = 12 accumulators hide the FMA latency.
 template <int RX>
 void nn_rows(const float* x, int64_t k, int64_t ldx, const float* w, int64_t n, int64_t ldw,
              float* y, int64_t ldy) {
   int64_t j = 0;
-  for (; j + 2 * kLanes <= n; j += 2 * kLanes) nn_tile<RX, 2>(x, k, ldx, w + j, ldw, 2 * kLanes, y + j, ldy);
+  for (; j + 2 * kLanes <= n; j += 2 * kLanes)
+    nn_tile<RX, 2, true>(x, k, ldx, w + j, ldw, 2 * kLanes, y + j, ldy);
   if (n - j > kLanes) {
-    nn_tile<RX, 2>(x, k, ldx, w + j, ldw, n - j, y + j, ldy);
+    nn_tile<RX, 2, false>(x, k, ldx, w + j, ldw, n - j, y + j, ldy);
   } else if (j < n) {
-    nn_tile<RX, 1>(x, k, ldx, w + j, ldw, n - j, y + j, ldy);
+    nn_tile<RX, 1, false>(x, k, ldx, w + j, ldw, n - j, y + j, ldy);
   }
 }
 
 void matmul_nn(const float* x, int64_t m, int64_t k, int64_t ldx, const float* w, int64_t n,
                int64_t ldw, float* y, int64_t ldy) {
   int64_t i = 0;
-  for (; i + 4 <= m; i += 4) nn_rows<4>(x + i * ldx, k, ldx, w, n, ldw, y + i * ldy, ldy);
+  for (; i + 6 <= m; i += 6) nn_rows<6>(x + i * ldx, k, ldx, w, n, ldw, y + i * ldy, ldy);
   switch (m - i) {
+    case 5: return nn_rows<5>(x + i * ldx, k, ldx, w, n, ldw, y + i * ldy, ldy);
+    case 4: return nn_rows<4>(x + i * ldx, k, ldx, w, n, ldw, y + i * ldy, ldy);
     case 3: return nn_rows<3>(x + i * ldx, k, ldx, w, n, ldw, y + i * ldy, ldy);
     case 2: return nn_rows<2>(x + i * ldx, k, ldx, w, n, ldw, y + i * ldy, ldy);
     case 1: return nn_rows<1>(x + i * ldx, k, ldx, w, n, ldw, y + i * ldy, ldy);

@@ -158,7 +158,7 @@ TEST(Matmul, RejectsUnsupportedWeightType) {
 TEST(MatmulNn, MatchesReferenceAtEveryIsa) {
   for (int64_t k : {int64_t(1), int64_t(7), int64_t(33), int64_t(160)})
     for (int64_t n : {int64_t(1), int64_t(9), int64_t(16), int64_t(40), int64_t(64), int64_t(100)})
-      for (int64_t m : {int64_t(1), int64_t(3), int64_t(4), int64_t(9)}) {
+      for (int64_t m : {int64_t(1), int64_t(3), int64_t(4), int64_t(7), int64_t(9), int64_t(14)}) {
         const int64_t ldx = k + 3, ldw = n + 5, ldy = n + 2;
         const std::vector<float> x = random_floats(m * ldx, uint32_t(k * 31 + m)),
                                  w = random_floats(k * ldw, uint32_t(n * 17 + k));
