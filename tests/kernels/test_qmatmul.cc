@@ -341,7 +341,7 @@ TEST(QMatmulA8, EveryLevelEqualsReference) {
     ASSERT_TRUE(p.has_value());
     ASSERT_EQ(p->view.format, WeightFormat::kInt8Vnni);
     const int64_t ldq = a8_row_stride(k);
-    for (int64_t m : {int64_t(1), int64_t(2), int64_t(3), int64_t(9), int64_t(17), int64_t(40), int64_t(71)}) {
+    for (int64_t m : {int64_t(1), int64_t(2), int64_t(3), int64_t(9), int64_t(17), int64_t(40), int64_t(71), int64_t(150)}) {
       // Codes over the full range, -128 and 127 included.
       std::mt19937 rng(uint32_t(m * 1000 + k));
       std::vector<int8_t> xq(size_t(m * ldq), 0);
