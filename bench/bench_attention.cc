@@ -23,7 +23,7 @@ namespace {
 
 constexpr int64_t kHeadDim = 64, kHeadsKv = 3, kGroup = 3;
 constexpr int64_t kPositions[] = {128, 512, 2048};
-constexpr DType kKvTypes[] = {DType::kF32, DType::kF16, DType::kBF16};
+constexpr DType kKvTypes[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kI8};
 
 std::vector<float> random_floats(int64_t n, uint64_t seed) {
   std::vector<float> v(static_cast<size_t>(n));
@@ -35,29 +35,38 @@ std::vector<float> random_floats(int64_t n, uint64_t seed) {
   return v;
 }
 
-std::vector<uint8_t> stored(DType t, const std::vector<float>& f) {
+// f stored as t (I8: codes of +-1 values with one scale 1/127 per head row, into scales).
+std::vector<uint8_t> stored(DType t, const std::vector<float>& f, std::vector<float>& scales) {
   std::vector<uint8_t> out(f.size() * dtype_size(t));
+  if (t == DType::kI8) {
+    for (size_t i = 0; i < f.size(); ++i) out[i] = uint8_t(int8_t(std::lround(f[i] * 127.0f)));
+    scales.assign(f.size() / kHeadDim, 1.0f / 127.0f);
+    return out;
+  }
   f32_to_dtype(f.data(), t, out.data(), int64_t(f.size()));
   return out;
 }
 
 void bm_attention(benchmark::State& state, Isa isa, DType t, int64_t n) {
   const int64_t stride = kHeadsKv * kHeadDim;
-  const std::vector<uint8_t> k = stored(t, random_floats(n * stride, 1));
-  const std::vector<uint8_t> v = stored(t, random_floats(n * stride, 2));
+  std::vector<float> ks, vs;
+  const std::vector<uint8_t> k = stored(t, random_floats(n * stride, 1), ks);
+  const std::vector<uint8_t> v = stored(t, random_floats(n * stride, 2), vs);
+  const KvRows rows{k.data(), v.data(), t, stride, ks.data(), vs.data(), kHeadsKv};
   const std::vector<float> q = random_floats(kGroup * kHeadDim, 3);
   std::vector<float> m(kGroup), l(kGroup), acc(kGroup * kHeadDim);
   const float scale = 1.0f / std::sqrt(float(kHeadDim));
   for (auto _ : state) {
     attend_init(kGroup, kHeadDim, m.data(), l.data(), acc.data());
-    attend_update(q.data(), kGroup, kHeadDim, scale, k.data(), v.data(), t, stride, n, m.data(),
-                  l.data(), acc.data(), isa);
+    attend_update(q.data(), kGroup, kHeadDim, scale, rows, n, m.data(), l.data(), acc.data(), isa);
     benchmark::DoNotOptimize(acc.data());
     benchmark::ClobberMemory();
   }
-  state.counters["KV_B/s"] = benchmark::Counter(double(2 * n * kHeadDim) * double(dtype_size(t)),
-                                                benchmark::Counter::kIsIterationInvariantRate,
-                                                benchmark::Counter::kIs1000);
+  const double row_bytes =
+      double(kHeadDim * int64_t(dtype_size(t))) + (t == DType::kI8 ? 4.0 : 0.0);
+  state.counters["KV_B/s"] =
+      benchmark::Counter(double(2 * n) * row_bytes, benchmark::Counter::kIsIterationInvariantRate,
+                         benchmark::Counter::kIs1000);
 }
 
 void bm_attention_per_position(benchmark::State& state, Isa isa, int64_t n) {

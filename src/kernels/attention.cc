@@ -15,22 +15,23 @@ void attend_init(int64_t n_q, int64_t hd, float* m, float* l, float* acc) {
   std::fill(acc, acc + n_q * hd, 0.0f);
 }
 
-void attend_update(const float* q, int64_t n_q, int64_t hd, float scale, const void* k,
-                   const void* v, DType kv_type, int64_t kv_stride, int64_t n, float* m, float* l,
-                   float* acc, Isa isa) {
-  if (kv_type != DType::kF32 && kv_type != DType::kF16 && kv_type != DType::kBF16)
-    fail("attention: KV cache dtype {} not supported (expected F32, F16 or BF16)",
-         dtype_name(kv_type));
-  QUANTA_ASSERT(n_q >= 0 && hd >= 1 && kv_stride >= hd && n >= 0);
+void attend_update(const float* q, int64_t n_q, int64_t hd, float scale, const KvRows& kv,
+                   int64_t n, float* m, float* l, float* acc, Isa isa) {
+  if (kv.type != DType::kF32 && kv.type != DType::kF16 && kv.type != DType::kBF16 &&
+      kv.type != DType::kI8)
+    fail("attention: KV cache dtype {} not supported (expected F32, F16, BF16 or I8)",
+         dtype_name(kv.type));
+  QUANTA_ASSERT(n_q >= 0 && hd >= 1 && kv.stride >= hd && n >= 0);
+  QUANTA_ASSERT(kv.type != DType::kI8 || (kv.k_scale && kv.v_scale && kv.scale_stride >= 1));
   if (n == 0 || n_q == 0) return;
   QUANTA_ASSERT(static_cast<int>(isa) <= static_cast<int>(detected_isa()));
   switch (isa) {
     case Isa::kScalar:
-      return ref::attend_update(q, n_q, hd, scale, k, v, kv_type, kv_stride, n, m, l, acc);
+      return ref::attend_update(q, n_q, hd, scale, kv, n, m, l, acc);
     case Isa::kAvx2:
-      return avx2::attend_update(q, n_q, hd, scale, k, v, kv_type, kv_stride, n, m, l, acc);
+      return avx2::attend_update(q, n_q, hd, scale, kv, n, m, l, acc);
     case Isa::kAvx512:
-      return avx512::attend_update(q, n_q, hd, scale, k, v, kv_type, kv_stride, n, m, l, acc);
+      return avx512::attend_update(q, n_q, hd, scale, kv, n, m, l, acc);
   }
 }
 

@@ -17,14 +17,25 @@ namespace quanta::kernels {
 // Sets m = -inf, l = 0, acc = 0.
 void attend_init(int64_t n_q, int64_t hd, float* m, float* l, float* acc);
 
+// Rows of cached keys and values: row j of hd values at k + j * stride elements of type (F32,
+// F16, BF16, or I8 codes; stride >= hd, e.g. n_heads_kv * hd for one head of a (positions,
+// n_heads_kv, hd) cache). For I8 row j's values are its codes times k_scale[j * scale_stride]
+// (V: v_scale[...]); the scales are unused otherwise.
+struct KvRows {
+  const void* k = nullptr;
+  const void* v = nullptr;
+  DType type = DType::kF32;
+  int64_t stride = 0;
+  const float* k_scale = nullptr;
+  const float* v_scale = nullptr;
+  int64_t scale_stride = 0;
+};
+
 // Folds n positions into the state:  s_ij = scale * q_i . k_j  for j < n.
-//   q (n_q, hd) f32, row stride hd.
-//   k, v: n rows of hd values of kv_type (F32, F16 or BF16); row j at k + j * kv_stride elements
-//   (kv_stride >= hd; e.g. n_heads_kv * hd for one head of a (positions, n_heads_kv, hd) cache).
+//   q (n_q, hd) f32, row stride hd; kv: at least n rows.
 // n may be 0 (no change). Single-threaded.
-void attend_update(const float* q, int64_t n_q, int64_t hd, float scale, const void* k,
-                   const void* v, DType kv_type, int64_t kv_stride, int64_t n, float* m, float* l,
-                   float* acc, Isa isa);
+void attend_update(const float* q, int64_t n_q, int64_t hd, float scale, const KvRows& kv,
+                   int64_t n, float* m, float* l, float* acc, Isa isa);
 
 // Merges state b (positions disjoint from a's) into a: the states of a split of positions
 // (several threads over one long context) combine exactly as if one had seen them all.
@@ -37,21 +48,19 @@ void attend_finish(int64_t n_q, int64_t hd, const float* l, const float* acc, fl
                    int64_t out_stride);
 
 // ---- Per-ISA implementations: called by the dispatcher (kernels/attention.cc), not by ops. ----
-// Same contract as attend_update; arguments already checked (kv_type is F32, F16 or BF16, n >= 1).
+// Same contract as attend_update; arguments already checked (kv.type is F32, F16, BF16 or I8
+// with scales, n >= 1).
 namespace ref {
-void attend_update(const float* q, int64_t n_q, int64_t hd, float scale, const void* k,
-                   const void* v, DType kv_type, int64_t kv_stride, int64_t n, float* m, float* l,
-                   float* acc);
+void attend_update(const float* q, int64_t n_q, int64_t hd, float scale, const KvRows& kv,
+                   int64_t n, float* m, float* l, float* acc);
 }  // namespace ref
 namespace avx2 {
-void attend_update(const float* q, int64_t n_q, int64_t hd, float scale, const void* k,
-                   const void* v, DType kv_type, int64_t kv_stride, int64_t n, float* m, float* l,
-                   float* acc);
+void attend_update(const float* q, int64_t n_q, int64_t hd, float scale, const KvRows& kv,
+                   int64_t n, float* m, float* l, float* acc);
 }  // namespace avx2
 namespace avx512 {
-void attend_update(const float* q, int64_t n_q, int64_t hd, float scale, const void* k,
-                   const void* v, DType kv_type, int64_t kv_stride, int64_t n, float* m, float* l,
-                   float* acc);
+void attend_update(const float* q, int64_t n_q, int64_t hd, float scale, const KvRows& kv,
+                   int64_t n, float* m, float* l, float* acc);
 }  // namespace avx512
 
 }  // namespace quanta::kernels

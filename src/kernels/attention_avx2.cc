@@ -2,8 +2,9 @@
 //
 // Same blocking as attention_avx512.cc (see its header comment) with 8 lanes: a block of
 // kBlock = 16 positions is two vectors of scores per query. F16 rows widen with vcvtph2ps, BF16 by
-// a 16-bit shift; head_dim tails load through masks (f32) or a zeroed copy (16-bit types, which
-// have no masked load before AVX-512).
+// a 16-bit shift; head_dim tails load through masks (f32) or a zeroed copy (16- and 8-bit types,
+// which have no masked load before AVX-512).
+// I8 codes sign-extend and convert; a row's K scale multiplies its score, its V scale its p.
 //
 // Note: built with -mavx2 -mfma -mf16c; like matmul_avx2.cc it must not instantiate
 // standard-library templates or call inline functions from shared headers.
@@ -29,6 +30,10 @@ template <>
 struct Storage<DType::kF32> {
   using type = float;
 };
+template <>
+struct Storage<DType::kI8> {
+  using type = int8_t;
+};
 template <DType T>
 using StorageT = typename Storage<T>::type;
 
@@ -53,6 +58,16 @@ __m256 load(const StorageT<T>* p, int64_t n, __m256i mk) {
   if constexpr (T == DType::kF32) {
     if (n >= kLanes) return _mm256_loadu_ps(p);
     return _mm256_maskload_ps(p, mk);
+  } else if constexpr (T == DType::kI8) {
+    __m128i b;
+    if (n >= kLanes) {
+      b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+    } else {
+      alignas(16) int8_t tmp[16] = {};
+      for (int64_t i = 0; i < n; ++i) tmp[i] = p[i];
+      b = _mm_load_si128(reinterpret_cast<const __m128i*>(tmp));
+    }
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b));
   } else {
     if (n >= kLanes) return widen<T>(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     alignas(16) uint16_t tmp[kLanes] = {};
@@ -75,10 +90,10 @@ float hmax(__m256 x) {
   return _mm_cvtss_f32(s);
 }
 
-
 template <DType T, int NQ>
 void update(const float* q, int64_t hd, float scale, const StorageT<T>* k, const StorageT<T>* v,
-            int64_t stride, int64_t n, float* m, float* l, float* acc) {
+            int64_t stride, const float* ks, const float* vs, int64_t ss, int64_t n, float* m,
+            float* l, float* acc) {
   alignas(32) float s[NQ][kBlock];
   const __m256 neg_inf = _mm256_set1_ps(-__builtin_inff());
   for (int64_t j0 = 0; j0 < n; j0 += kBlock) {
@@ -94,7 +109,8 @@ void update(const float* q, int64_t hd, float scale, const StorageT<T>* k, const
         for (int i = 0; i < NQ; ++i)
           d[i] = _mm256_fmadd_ps(load<DType::kF32>(q + i * hd + c, hd - c, mk), kv, d[i]);
       }
-      for (int i = 0; i < NQ; ++i) s[i][j] = hsum(d[i]) * scale;
+      const float sj = T == DType::kI8 ? scale * ks[(j0 + j) * ss] : scale;
+      for (int i = 0; i < NQ; ++i) s[i][j] = hsum(d[i]) * sj;
     }
     // Online softmax step: new max, rescale factor of the old state, p = exp(s - max).
     const __m256i m0 = lanes(nb), m1 = lanes(nb - kLanes);
@@ -113,6 +129,12 @@ void update(const float* q, int64_t hd, float scale, const StorageT<T>* k, const
       m[i] = mx;
       _mm256_store_ps(s[i], p0);
       _mm256_store_ps(s[i] + kLanes, p1);
+    }
+    if constexpr (T == DType::kI8) {  // the V rows' scales, folded into p
+      for (int64_t j = 0; j < nb; ++j) {
+        const float w = vs[(j0 + j) * ss];
+        for (int i = 0; i < NQ; ++i) s[i][j] *= w;
+      }
     }
     // acc_i = acc_i * corr_i + sum_j p_ij v_{j0+j}, one 8-wide slice of head_dim at a time.
     for (int64_t c = 0; c < hd; c += kLanes) {
@@ -136,25 +158,27 @@ void update(const float* q, int64_t hd, float scale, const StorageT<T>* k, const
 }
 
 template <DType T>
-void update_all(const float* q, int64_t n_q, int64_t hd, float scale, const void* k, const void* v,
-                int64_t stride, int64_t n, float* m, float* l, float* acc) {
-  const auto* kt = static_cast<const StorageT<T>*>(k);
-  const auto* vt = static_cast<const StorageT<T>*>(v);
+void update_all(const float* q, int64_t n_q, int64_t hd, float scale, const KvRows& kv, int64_t n,
+                float* m, float* l, float* acc) {
+  const auto* kt = static_cast<const StorageT<T>*>(kv.k);
+  const auto* vt = static_cast<const StorageT<T>*>(kv.v);
+  const int64_t st = kv.stride, ss = kv.scale_stride;
+  const float *ks = kv.k_scale, *vs = kv.v_scale;
   for (int64_t i0 = 0; i0 < n_q; i0 += kMaxQ) {
     const float* qi = q + i0 * hd;
     float* ai = acc + i0 * hd;
     switch (min_i64(kMaxQ, n_q - i0)) {
       case 1:
-        update<T, 1>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai);
+        update<T, 1>(qi, hd, scale, kt, vt, st, ks, vs, ss, n, m + i0, l + i0, ai);
         break;
       case 2:
-        update<T, 2>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai);
+        update<T, 2>(qi, hd, scale, kt, vt, st, ks, vs, ss, n, m + i0, l + i0, ai);
         break;
       case 3:
-        update<T, 3>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai);
+        update<T, 3>(qi, hd, scale, kt, vt, st, ks, vs, ss, n, m + i0, l + i0, ai);
         break;
       default:
-        update<T, 4>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai);
+        update<T, 4>(qi, hd, scale, kt, vt, st, ks, vs, ss, n, m + i0, l + i0, ai);
         break;
     }
   }
@@ -162,16 +186,17 @@ void update_all(const float* q, int64_t n_q, int64_t hd, float scale, const void
 
 }  // namespace
 
-void attend_update(const float* q, int64_t n_q, int64_t hd, float scale, const void* k,
-                   const void* v, DType kv_type, int64_t kv_stride, int64_t n, float* m, float* l,
-                   float* acc) {
-  switch (kv_type) {
+void attend_update(const float* q, int64_t n_q, int64_t hd, float scale, const KvRows& kv,
+                   int64_t n, float* m, float* l, float* acc) {
+  switch (kv.type) {
     case DType::kF16:
-      return update_all<DType::kF16>(q, n_q, hd, scale, k, v, kv_stride, n, m, l, acc);
+      return update_all<DType::kF16>(q, n_q, hd, scale, kv, n, m, l, acc);
     case DType::kBF16:
-      return update_all<DType::kBF16>(q, n_q, hd, scale, k, v, kv_stride, n, m, l, acc);
+      return update_all<DType::kBF16>(q, n_q, hd, scale, kv, n, m, l, acc);
+    case DType::kI8:
+      return update_all<DType::kI8>(q, n_q, hd, scale, kv, n, m, l, acc);
     default:
-      return update_all<DType::kF32>(q, n_q, hd, scale, k, v, kv_stride, n, m, l, acc);
+      return update_all<DType::kF32>(q, n_q, hd, scale, kv, n, m, l, acc);
   }
 }
 

@@ -6,6 +6,7 @@
 // slice of head_dim adding p_ij v_j into the n_q accumulators (rescaled once by exp(m_old -
 // m_new)). F16 rows widen with vcvtph2ps, BF16 by a 16-bit shift; head_dim tails use masked
 // loads/stores.
+// I8 codes sign-extend and convert; a row's K scale multiplies its score, its V scale its p.
 //
 // Note: built with -mavx512f/bw/vl/dq (and AVX2/FMA/F16C); like matmul_avx512.cc it must not
 // instantiate standard-library templates or call inline functions from shared headers.
@@ -31,6 +32,10 @@ template <>
 struct Storage<DType::kF32> {
   using type = float;
 };
+template <>
+struct Storage<DType::kI8> {
+  using type = int8_t;
+};
 template <DType T>
 using StorageT = typename Storage<T>::type;
 
@@ -45,6 +50,8 @@ template <DType T>
 __m512 load(const StorageT<T>* p, __mmask16 mk) {
   if constexpr (T == DType::kF32) {
     return _mm512_maskz_loadu_ps(mk, p);
+  } else if constexpr (T == DType::kI8) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mk, p)));
   } else {
     const __m256i h = _mm256_maskz_loadu_epi16(mk, p);
     if constexpr (T == DType::kF16)
@@ -54,10 +61,10 @@ __m512 load(const StorageT<T>* p, __mmask16 mk) {
   }
 }
 
-
 template <DType T, int NQ>
 void update(const float* q, int64_t hd, float scale, const StorageT<T>* k, const StorageT<T>* v,
-            int64_t stride, int64_t n, float* m, float* l, float* acc) {
+            int64_t stride, const float* ks, const float* vs, int64_t ss, int64_t n, float* m,
+            float* l, float* acc) {
   alignas(64) float s[NQ][kBlock];
   for (int64_t j0 = 0; j0 < n; j0 += kBlock) {
     const int64_t nb = min_i64(kBlock, n - j0);
@@ -72,7 +79,8 @@ void update(const float* q, int64_t hd, float scale, const StorageT<T>* k, const
         for (int i = 0; i < NQ; ++i)
           d[i] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, q + i * hd + c), kv, d[i]);
       }
-      for (int i = 0; i < NQ; ++i) s[i][j] = _mm512_reduce_add_ps(d[i]) * scale;
+      const float sj = T == DType::kI8 ? scale * ks[(j0 + j) * ss] : scale;
+      for (int i = 0; i < NQ; ++i) s[i][j] = _mm512_reduce_add_ps(d[i]) * sj;
     }
     // Online softmax step: new max, rescale factor of the old state, p = exp(s - max).
     const __mmask16 mb = lanes(nb);
@@ -86,6 +94,12 @@ void update(const float* q, int64_t hd, float scale, const StorageT<T>* k, const
       l[i] = l[i] * corr[i] + _mm512_reduce_add_ps(p);
       m[i] = mx;
       _mm512_store_ps(s[i], p);
+    }
+    if constexpr (T == DType::kI8) {  // the V rows' scales, folded into p
+      for (int64_t j = 0; j < nb; ++j) {
+        const float w = vs[(j0 + j) * ss];
+        for (int i = 0; i < NQ; ++i) s[i][j] *= w;
+      }
     }
     // acc_i = acc_i * corr_i + sum_j p_ij v_{j0+j}, one 16-wide slice of head_dim at a time.
     for (int64_t c = 0; c < hd; c += kLanes) {
@@ -103,25 +117,27 @@ void update(const float* q, int64_t hd, float scale, const StorageT<T>* k, const
 }
 
 template <DType T>
-void update_all(const float* q, int64_t n_q, int64_t hd, float scale, const void* k, const void* v,
-                int64_t stride, int64_t n, float* m, float* l, float* acc) {
-  const auto* kt = static_cast<const StorageT<T>*>(k);
-  const auto* vt = static_cast<const StorageT<T>*>(v);
+void update_all(const float* q, int64_t n_q, int64_t hd, float scale, const KvRows& kv, int64_t n,
+                float* m, float* l, float* acc) {
+  const auto* kt = static_cast<const StorageT<T>*>(kv.k);
+  const auto* vt = static_cast<const StorageT<T>*>(kv.v);
+  const int64_t st = kv.stride, ss = kv.scale_stride;
+  const float *ks = kv.k_scale, *vs = kv.v_scale;
   for (int64_t i0 = 0; i0 < n_q; i0 += kMaxQ) {
     const float* qi = q + i0 * hd;
     float* ai = acc + i0 * hd;
     switch (min_i64(kMaxQ, n_q - i0)) {
       case 1:
-        update<T, 1>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai);
+        update<T, 1>(qi, hd, scale, kt, vt, st, ks, vs, ss, n, m + i0, l + i0, ai);
         break;
       case 2:
-        update<T, 2>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai);
+        update<T, 2>(qi, hd, scale, kt, vt, st, ks, vs, ss, n, m + i0, l + i0, ai);
         break;
       case 3:
-        update<T, 3>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai);
+        update<T, 3>(qi, hd, scale, kt, vt, st, ks, vs, ss, n, m + i0, l + i0, ai);
         break;
       default:
-        update<T, 4>(qi, hd, scale, kt, vt, stride, n, m + i0, l + i0, ai);
+        update<T, 4>(qi, hd, scale, kt, vt, st, ks, vs, ss, n, m + i0, l + i0, ai);
         break;
     }
   }
@@ -129,16 +145,17 @@ void update_all(const float* q, int64_t n_q, int64_t hd, float scale, const void
 
 }  // namespace
 
-void attend_update(const float* q, int64_t n_q, int64_t hd, float scale, const void* k,
-                   const void* v, DType kv_type, int64_t kv_stride, int64_t n, float* m, float* l,
-                   float* acc) {
-  switch (kv_type) {
+void attend_update(const float* q, int64_t n_q, int64_t hd, float scale, const KvRows& kv,
+                   int64_t n, float* m, float* l, float* acc) {
+  switch (kv.type) {
     case DType::kF16:
-      return update_all<DType::kF16>(q, n_q, hd, scale, k, v, kv_stride, n, m, l, acc);
+      return update_all<DType::kF16>(q, n_q, hd, scale, kv, n, m, l, acc);
     case DType::kBF16:
-      return update_all<DType::kBF16>(q, n_q, hd, scale, k, v, kv_stride, n, m, l, acc);
+      return update_all<DType::kBF16>(q, n_q, hd, scale, kv, n, m, l, acc);
+    case DType::kI8:
+      return update_all<DType::kI8>(q, n_q, hd, scale, kv, n, m, l, acc);
     default:
-      return update_all<DType::kF32>(q, n_q, hd, scale, k, v, kv_stride, n, m, l, acc);
+      return update_all<DType::kF32>(q, n_q, hd, scale, kv, n, m, l, acc);
   }
 }
 

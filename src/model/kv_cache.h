@@ -1,5 +1,7 @@
 // Per-sequence KV cache: for each layer, keys and values of positions 0..n_past-1, laid out
-// (capacity, n_heads_kv, head_dim), stored as F32, F16 or BF16 (converted when written).
+// (capacity, n_heads_kv, head_dim), stored as F32, F16 or BF16 (converted when written) or as
+// INT8 codes with one f32 scale per position and KV head, (capacity, n_heads_kv): W8A8's
+// per-token rule (kernels/act_quant.h) applied to each head's row of head_dim values.
 #pragma once
 
 #include <cstdint>
@@ -8,32 +10,60 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "kernels/act_quant.h"
+#include "ops/attention.h"
 
 namespace quanta {
 
-// Whether t can hold the KV cache (F32, F16, BF16); names the accepted types otherwise.
+// Whether t can hold the KV cache (F32, F16, BF16, I8); names the accepted types otherwise.
 inline void check_kv_dtype(DType t) {
-  if (t != DType::kF32 && t != DType::kF16 && t != DType::kBF16)
-    fail("KV cache dtype {} not supported (expected F32, F16 or BF16)", dtype_name(t));
+  if (t != DType::kF32 && t != DType::kF16 && t != DType::kBF16 && t != DType::kI8)
+    fail("KV cache dtype {} not supported (expected F32, F16, BF16 or I8)", dtype_name(t));
 }
 
-// "f32" | "f16" | "bf16" (the --kv-type spellings) -> DType; throws quanta::Error otherwise.
+// "f32" | "f16" | "bf16" | "int8" (the --kv-type spellings) -> DType; throws quanta::Error
+// otherwise.
 inline DType parse_kv_type(std::string_view name) {
   if (name == "f32") return DType::kF32;
   if (name == "f16") return DType::kF16;
   if (name == "bf16") return DType::kBF16;
-  fail("KV cache type '{}' not supported (expected f32, f16 or bf16)", name);
+  if (name == "int8") return DType::kI8;
+  fail("KV cache type '{}' not supported (expected f32, f16, bf16 or int8)", name);
+}
+
+// Bytes one position's K (or V) of one KV head takes in a cache of type t: hd values, plus the
+// f32 scale of an I8 row.
+inline int64_t kv_head_row_bytes(DType t, int64_t hd) {
+  return hd * int64_t(dtype_size(t)) + (t == DType::kI8 ? int64_t(sizeof(float)) : 0);
+}
+
+// dst <- src (rows, hd) f32 as type t (rounded to nearest even); for I8 the codes, and scales
+// (rows,) gets each row's scale.
+inline void store_kv_rows(const float* src, int64_t rows, int64_t hd, DType t, void* dst,
+                          float* scales) {
+  if (t == DType::kI8)
+    kernels::quantize_act_int8(src, rows, hd, static_cast<int8_t*>(dst), hd, scales);
+  else
+    f32_to_dtype(src, t, dst, rows * hd);
 }
 
 class KvCache {
  public:
   KvCache(int64_t n_layers, int64_t capacity, int64_t n_heads_kv, int64_t head_dim,
           DType dtype = DType::kF32)
-      : dtype_(dtype), capacity_(capacity), row_(n_heads_kv * head_dim) {
+      : dtype_(dtype),
+        capacity_(capacity),
+        heads_(n_heads_kv),
+        hd_(head_dim),
+        row_(n_heads_kv * head_dim) {
     check_kv_dtype(dtype);
     const size_t n = size_t(n_layers * capacity * row_) * dtype_size(dtype);
     k_.resize(n);
     v_.resize(n);
+    if (dtype == DType::kI8) {
+      ks_.resize(size_t(n_layers * capacity * heads_));
+      vs_.resize(ks_.size());
+    }
   }
 
   DType dtype() const { return dtype_; }
@@ -41,18 +71,26 @@ class KvCache {
   int64_t n_past() const { return n_past_; }
   void set_n_past(int64_t n) { n_past_ = n; }
   void clear() { n_past_ = 0; }
-  size_t bytes() const { return k_.size() + v_.size(); }
+  size_t bytes() const { return k_.size() + v_.size() + (ks_.size() + vs_.size()) * sizeof(float); }
 
-  // Layer l's (capacity, row) K or V, in dtype().
-  const void* k(int64_t layer) const { return k_.data() + offset(layer, 0); }
-  const void* v(int64_t layer) const { return v_.data() + offset(layer, 0); }
+  // Layer l's (capacity, row) K and V in dtype(), with their scales if I8.
+  ops::KvLayer layer(int64_t l) const {
+    const bool i8 = dtype_ == DType::kI8;
+    return {k_.data() + offset(l, 0), v_.data() + offset(l, 0), dtype_,
+            i8 ? ks_.data() + l * capacity_ * heads_ : nullptr,
+            i8 ? vs_.data() + l * capacity_ * heads_ : nullptr};
+  }
   int64_t row() const { return row_; }  // n_heads_kv * head_dim
 
   // Stores k, v (T, row) f32 as positions pos .. pos + T - 1 of layer l.
   void write(int64_t layer, int64_t pos, const float* k, const float* v, int64_t T) {
     QUANTA_ASSERT(pos >= 0 && pos + T <= capacity_);
-    f32_to_dtype(k, dtype_, k_.data() + offset(layer, pos), T * row_);
-    f32_to_dtype(v, dtype_, v_.data() + offset(layer, pos), T * row_);
+    const bool i8 = dtype_ == DType::kI8;
+    const size_t s = size_t((layer * capacity_ + pos) * heads_);
+    store_kv_rows(k, T * heads_, hd_, dtype_, k_.data() + offset(layer, pos),
+                  i8 ? ks_.data() + s : nullptr);
+    store_kv_rows(v, T * heads_, hd_, dtype_, v_.data() + offset(layer, pos),
+                  i8 ? vs_.data() + s : nullptr);
   }
 
  private:
@@ -61,9 +99,10 @@ class KvCache {
   }
 
   DType dtype_;
-  int64_t capacity_, row_;
+  int64_t capacity_, heads_, hd_, row_;
   int64_t n_past_ = 0;
   std::vector<uint8_t> k_, v_;
+  std::vector<float> ks_, vs_;  // I8 only: (n_layers, capacity, n_heads_kv)
 };
 
 }  // namespace quanta

@@ -264,8 +264,7 @@ void LlamaModel::layer_forward(int64_t l, float* x, int64_t T, KvCache& cache,
   ops::rope_apply(q_.data(), T, c.n_heads, hd, pos0, inv_freq_);
   ops::rope_apply(kc, T, c.n_heads_kv, hd, pos0, inv_freq_);
   cache.write(l, pos0, kc, vc, T);  // rounded to the cache's dtype: attention reads them back
-  ops::attention(q_.data(), T, pos0, cache.k(l), cache.v(l), cache.dtype(), shape, attn_.data(),
-                 pool);
+  ops::attention(q_.data(), T, pos0, cache.layer(l), shape, attn_.data(), pool);
   hook("self_attn.o_proj", attn_.data());
   ops::linear(attn_.data(), T, L.wo, nullptr, xn_.data(), pool);
   for (int64_t i = 0; i < T * d; ++i) x[i] += xn_[size_t(i)];

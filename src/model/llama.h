@@ -63,14 +63,15 @@ class LlamaModel {
   const MatrixView& embedding() const { return embed_; }
   const MatrixView& lm_head() const { return lm_head_; }
 
-  // KV caches are made in kv_type() (F32, F16 or BF16; default kDefaultKvType); set_kv_type
+  // KV caches are made in kv_type() (F32, F16, BF16 or I8; default kDefaultKvType); set_kv_type
   // throws quanta::Error for any other dtype.
   static constexpr DType kDefaultKvType = DType::kF16;
   DType kv_type() const { return kv_type_; }
   void set_kv_type(DType t);
   // Bytes of K and V one cached token takes over all layers, at kv_type().
   double kv_bytes_per_token() const {
-    return 2.0 * double(config_.n_layers * config_.n_heads_kv * config_.head_dim) * double(dtype_size(kv_type_));
+    return 2.0 * double(config_.n_layers * config_.n_heads_kv) *
+           double(kv_head_row_bytes(kv_type_, config_.head_dim));
   }
   KvCache make_cache(int64_t capacity) const { return make_cache(capacity, kv_type_); }
   KvCache make_cache(int64_t capacity, DType kv_type) const;

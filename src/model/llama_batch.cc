@@ -72,8 +72,8 @@ void LlamaModel::forward_batch(const std::vector<BatchSeq>& seqs, PagedKvCache& 
         cache.write(l, *seqs[i].kv, p.pos0 + t, k.data() + (p.q_begin + t) * kvdim,
                     v.data() + (p.q_begin + t) * kvdim);
     }
-    ops::paged_attention(q.data(), ps.data(), int64_t(ps.size()), cache.k(l), cache.v(l),
-                         cache.dtype(), cache.block_size(), shape, attn.data(), pool);
+    ops::paged_attention(q.data(), ps.data(), int64_t(ps.size()), cache.layer(l),
+                         cache.block_size(), shape, attn.data(), pool);
     act_quant(attn.data(), qdim);
     ops::linear(attn.data(), N, L.wo, nullptr, xn.data(), pool);
     for (int64_t i = 0; i < N * d; ++i) x[size_t(i)] += xn[size_t(i)];

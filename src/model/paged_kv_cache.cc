@@ -7,8 +7,14 @@ namespace quanta {
 
 PagedKvCache::PagedKvCache(int64_t n_layers, int64_t n_blocks, int64_t block_size,
                            int64_t n_heads_kv, int64_t head_dim, DType dtype)
-    : dtype_(dtype), elem_(dtype_size(dtype)), n_layers_(n_layers), n_blocks_(n_blocks),
-      block_size_(block_size), row_(n_heads_kv * head_dim),
+    : dtype_(dtype),
+      elem_(dtype_size(dtype)),
+      n_layers_(n_layers),
+      n_blocks_(n_blocks),
+      block_size_(block_size),
+      heads_(n_heads_kv),
+      hd_(head_dim),
+      row_(n_heads_kv * head_dim),
       layer_stride_(n_blocks * block_size * row_) {
   if (n_blocks <= 0 || block_size <= 0)
     fail("KV cache: need at least one block of at least one token (got {} blocks of {})", n_blocks,
@@ -16,6 +22,10 @@ PagedKvCache::PagedKvCache(int64_t n_layers, int64_t n_blocks, int64_t block_siz
   check_kv_dtype(dtype);
   k_.resize(size_t(n_layers_ * layer_stride_) * elem_);
   v_.resize(size_t(n_layers_ * layer_stride_) * elem_);
+  if (dtype == DType::kI8) {
+    ks_.resize(size_t(n_layers_ * n_blocks * block_size * heads_));
+    vs_.resize(ks_.size());
+  }
   free_.reserve(size_t(n_blocks));
   for (int64_t b = n_blocks - 1; b >= 0; --b) free_.push_back(int32_t(b));
 }
@@ -43,11 +53,22 @@ int64_t PagedKvCache::offset(const SeqBlocks& s, int64_t p) const {
   return (block * block_size_ + p % block_size_) * row_;
 }
 
+ops::KvLayer PagedKvCache::layer(int64_t l) const {
+  const size_t at = size_t(l * layer_stride_) * elem_;
+  const bool i8 = dtype_ == DType::kI8;
+  const size_t sat = size_t(l * n_blocks_ * block_size_ * heads_);
+  return {k_.data() + at, v_.data() + at, dtype_, i8 ? ks_.data() + sat : nullptr,
+          i8 ? vs_.data() + sat : nullptr};
+}
+
 void PagedKvCache::write(int64_t layer, const SeqBlocks& s, int64_t p, const float* k,
                          const float* v) {
-  const size_t at = size_t(layer * layer_stride_ + offset(s, p)) * elem_;
-  f32_to_dtype(k, dtype_, k_.data() + at, row_);
-  f32_to_dtype(v, dtype_, v_.data() + at, row_);
+  const int64_t off = offset(s, p);
+  const size_t at = size_t(layer * layer_stride_ + off) * elem_;
+  const bool i8 = dtype_ == DType::kI8;
+  const size_t sat = size_t(layer * n_blocks_ * block_size_ * heads_ + off / hd_);
+  store_kv_rows(k, heads_, hd_, dtype_, k_.data() + at, i8 ? ks_.data() + sat : nullptr);
+  store_kv_rows(v, heads_, hd_, dtype_, v_.data() + at, i8 ? vs_.data() + sat : nullptr);
 }
 
 }  // namespace quanta

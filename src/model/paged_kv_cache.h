@@ -1,5 +1,6 @@
 // Paged KV cache: one pool of fixed-size blocks shared by all sequences (vLLM's PagedAttention
-// layout), stored as F32, F16 or BF16 (converted when written). A sequence owns a block table
+// layout), stored as F32, F16 or BF16 (converted when written) or INT8 with one f32 scale per
+// position and KV head (model/kv_cache.h). A sequence owns a block table
 // (block ids in position order); position p lives in block table[p / block_size], slot
 // p % block_size. Blocks come from a free list and go back to it the moment a sequence is
 // released.
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "ops/attention.h"
 
 namespace quanta {
 
@@ -31,7 +33,7 @@ class PagedKvCache {
   int64_t n_free() const { return int64_t(free_.size()); }
   int64_t n_used() const { return n_blocks_ - n_free(); }
   int64_t row() const { return row_; }  // n_heads_kv * head_dim
-  size_t bytes() const { return k_.size() + v_.size(); }
+  size_t bytes() const { return k_.size() + v_.size() + (ks_.size() + vs_.size()) * sizeof(float); }
   // Blocks needed to hold n positions.
   int64_t blocks_for(int64_t n) const { return (n + block_size_ - 1) / block_size_; }
 
@@ -41,9 +43,8 @@ class PagedKvCache {
   // Returns all of seq's blocks to the free list and empties it.
   void release(SeqBlocks& seq);
 
-  // Layer l's K or V pool, in dtype().
-  const void* k(int64_t layer) const { return k_.data() + size_t(layer * layer_stride_) * elem_; }
-  const void* v(int64_t layer) const { return v_.data() + size_t(layer * layer_stride_) * elem_; }
+  // Layer l's K and V pools in dtype(), with their (n_blocks, block_size, n_heads_kv) scales if I8.
+  ops::KvLayer layer(int64_t l) const;
   // Stores k, v (row,) f32 as position p of sequence s in layer l.
   void write(int64_t layer, const SeqBlocks& s, int64_t p, const float* k, const float* v);
 
@@ -52,8 +53,9 @@ class PagedKvCache {
 
   DType dtype_;
   size_t elem_;  // bytes per value
-  int64_t n_layers_, n_blocks_, block_size_, row_, layer_stride_;
+  int64_t n_layers_, n_blocks_, block_size_, heads_, hd_, row_, layer_stride_;
   std::vector<uint8_t> k_, v_;
+  std::vector<float> ks_, vs_;  // I8 only: (n_layers, n_blocks, block_size, n_heads_kv)
   std::vector<int32_t> free_;  // a stack: the most recently freed block is reused first
 };
 

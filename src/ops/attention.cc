@@ -15,8 +15,14 @@ namespace quanta::ops {
 namespace {
 
 void check_kv_type(DType t) {
-  if (t != DType::kF32 && t != DType::kF16 && t != DType::kBF16)
-    fail("attention: KV cache dtype {} not supported (expected F32, F16 or BF16)", dtype_name(t));
+  if (t != DType::kF32 && t != DType::kF16 && t != DType::kBF16 && t != DType::kI8)
+    fail("attention: KV cache dtype {} not supported (expected F32, F16, BF16 or I8)",
+         dtype_name(t));
+}
+
+// out (n,) = codes (n,) times scale: one head's row of an INT8 KV cache.
+void dequant_row(const int8_t* codes, float scale, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = float(codes[i]) * scale;
 }
 
 // Positions per split of one query row's keys: a split is one task, so a decode step (1 row x 3
@@ -27,8 +33,10 @@ constexpr int64_t kMinSplitKeys = 128;
 // Decode and short chunks: per (query row, KV head, split of the keys) the streamed-softmax
 // kernel over the group's query heads at once, so K and V are read once per KV head; the splits'
 // states are merged afterwards.
-void attention_rows(const float* q, int64_t T, int64_t pos0, const void* k, const void* v,
-                    DType kv_type, const AttentionShape& s, float* out, ThreadPool& pool) {
+void attention_rows(const float* q, int64_t T, int64_t pos0, const KvLayer& kv,
+                    const AttentionShape& s, float* out, ThreadPool& pool) {
+  const DType kv_type = kv.type;
+  const bool i8 = kv_type == DType::kI8;
   const int64_t hd = s.head_dim;
   const int64_t group = s.n_heads / s.n_heads_kv;
   const int64_t kv_stride = s.n_heads_kv * hd;
@@ -55,9 +63,16 @@ void attention_rows(const float* q, int64_t T, int64_t pos0, const void* k, cons
       float* acc = l + group;
       kernels::attend_init(group, hd, m, l, acc);
       const size_t at = size_t(j0 * kv_stride + kvh * hd) * es;
-      kernels::attend_update(q + (t * s.n_heads + kvh * group) * hd, group, hd, scale,
-                             static_cast<const uint8_t*>(k) + at, static_cast<const uint8_t*>(v) + at,
-                             kv_type, kv_stride, j1 - j0, m, l, acc, isa);
+      const int64_t sat = j0 * s.n_heads_kv + kvh;
+      const kernels::KvRows rows{static_cast<const uint8_t*>(kv.k) + at,
+                                 static_cast<const uint8_t*>(kv.v) + at,
+                                 kv_type,
+                                 kv_stride,
+                                 i8 ? kv.k_scale + sat : nullptr,
+                                 i8 ? kv.v_scale + sat : nullptr,
+                                 s.n_heads_kv};
+      kernels::attend_update(q + (t * s.n_heads + kvh * group) * hd, group, hd, scale, rows,
+                             j1 - j0, m, l, acc, isa);
     }
   });
   for (int64_t row = 0; row < rows; ++row) {
@@ -77,8 +92,9 @@ void attention_rows(const float* q, int64_t T, int64_t pos0, const void* k, cons
 // rows) S = Q K^T over only the keys some row of the block sees (causal, and the window), the
 // softmax of each row over its own keys, and O = S V. Blocks of many keys go first, so the
 // threads' last tasks are the short ones.
-void attention_blocked(const float* q, int64_t T, int64_t pos0, const void* k, const void* v,
-                       DType kv_type, const AttentionShape& s, float* out, ThreadPool& pool) {
+void attention_blocked(const float* q, int64_t T, int64_t pos0, const KvLayer& kv,
+                       const AttentionShape& s, float* out, ThreadPool& pool) {
+  const DType kv_type = kv.type;
   constexpr int64_t kQueryBlock = 64;
   const int64_t hd = s.head_dim, n_keys = pos0 + T;
   const int64_t group = s.n_heads / s.n_heads_kv;
@@ -92,8 +108,14 @@ void attention_blocked(const float* q, int64_t T, int64_t pos0, const void* k, c
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t kvh = r / n_keys, j = r % n_keys;
       const size_t at = size_t(j * kv_stride + kvh * hd) * es;
-      kernels::to_f32(static_cast<const uint8_t*>(k) + at, kv_type, kf.data() + r * hd, hd, isa);
-      kernels::to_f32(static_cast<const uint8_t*>(v) + at, kv_type, vf.data() + r * hd, hd, isa);
+      if (kv_type == DType::kI8) {
+        const int64_t sat = j * s.n_heads_kv + kvh;
+        dequant_row(static_cast<const int8_t*>(kv.k) + at, kv.k_scale[sat], kf.data() + r * hd, hd);
+        dequant_row(static_cast<const int8_t*>(kv.v) + at, kv.v_scale[sat], vf.data() + r * hd, hd);
+        continue;
+      }
+      kernels::to_f32(static_cast<const uint8_t*>(kv.k) + at, kv_type, kf.data() + r * hd, hd, isa);
+      kernels::to_f32(static_cast<const uint8_t*>(kv.v) + at, kv_type, vf.data() + r * hd, hd, isa);
     }
   }, 64);
   const int64_t n_blocks = (T + kQueryBlock - 1) / kQueryBlock;
@@ -134,13 +156,15 @@ constexpr int64_t kBlockedFrom = 16;
 
 }  // namespace
 
-void attention(const float* q, int64_t T, int64_t pos0, const void* k, const void* v,
-               DType kv_type, const AttentionShape& s, float* out, ThreadPool& pool) {
-  check_kv_type(kv_type);
+void attention(const float* q, int64_t T, int64_t pos0, const KvLayer& kv, const AttentionShape& s,
+               float* out, ThreadPool& pool) {
+  check_kv_type(kv.type);
+  if (kv.type == DType::kI8 && (!kv.k_scale || !kv.v_scale))
+    fail("attention: an I8 KV cache needs its scales");
   if (T >= kBlockedFrom)
-    attention_blocked(q, T, pos0, k, v, kv_type, s, out, pool);
+    attention_blocked(q, T, pos0, kv, s, out, pool);
   else
-    attention_rows(q, T, pos0, k, v, kv_type, s, out, pool);
+    attention_rows(q, T, pos0, kv, s, out, pool);
 }
 
 }  // namespace quanta::ops

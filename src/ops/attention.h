@@ -1,5 +1,5 @@
-// Causal grouped-query attention of T new queries over a KV cache stored as F32, F16 or BF16,
-// exact softmax (computed in f32).
+// Causal grouped-query attention of T new queries over a KV cache stored as F32, F16, BF16 or
+// INT8 (per position and KV head one f32 scale), exact softmax (computed in f32).
 #pragma once
 
 #include <cstdint>
@@ -16,12 +16,23 @@ struct AttentionShape {
   int64_t window = 0;  // sliding window in tokens; 0: unlimited
 };
 
+// One layer's cached keys and values: k, v (positions, n_heads_kv, hd) in type (F32, F16, BF16 or
+// I8); for I8 the value of (j, h, d) is its code times k_scale / v_scale (positions, n_heads_kv)
+// at (j, h).
+struct KvLayer {
+  const void* k = nullptr;
+  const void* v = nullptr;
+  DType type = DType::kF32;
+  const float* k_scale = nullptr;
+  const float* v_scale = nullptr;
+};
+
 // q (T, n_heads, hd): queries of positions pos0 .. pos0+T-1.
-// k, v (pos0+T, n_heads_kv, hd) in kv_type: cached keys/values of positions 0 .. pos0+T-1.
+// kv: the cached keys/values of positions 0 .. pos0+T-1.
 // out (T, n_heads * hd). Query head h reads kv head h / (n_heads / n_heads_kv).
 // Few queries (decode): the streamed-softmax kernel (kernels/attention.h), the query heads of a
 // GQA group together, a long context split across threads; many (prefill): two matmuls per head.
-void attention(const float* q, int64_t T, int64_t pos0, const void* k, const void* v,
-               DType kv_type, const AttentionShape& s, float* out, ThreadPool& pool);
+void attention(const float* q, int64_t T, int64_t pos0, const KvLayer& kv, const AttentionShape& s,
+               float* out, ThreadPool& pool);
 
 }  // namespace quanta::ops

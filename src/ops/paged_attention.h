@@ -17,11 +17,10 @@ struct PagedSeq {
   const int32_t* block_table = nullptr;  // blocks covering positions 0 .. pos0 + n_q - 1
 };
 
-// q (rows, n_heads, hd); k_pool, v_pool (n_blocks, block_size, n_heads_kv, hd) in kv_type (F32,
-// F16 or BF16) with the K/V of every sequence's positions 0 .. pos0 + n_q - 1 already written;
-// out (rows, n_heads * hd). Streamed softmax (kernels/attention.h), one call per block.
-void paged_attention(const float* q, const PagedSeq* seqs, int64_t n_seqs, const void* k_pool,
-                     const void* v_pool, DType kv_type, int64_t block_size, const AttentionShape& s,
-                     float* out, ThreadPool& pool);
+// q (rows, n_heads, hd); kv: pools (n_blocks, block_size, n_heads_kv, hd) (scales: (n_blocks,
+// block_size, n_heads_kv)) with the K/V of every sequence's positions 0 .. pos0 + n_q - 1 already
+// written; out (rows, n_heads * hd). Streamed softmax (kernels/attention.h), one call per block.
+void paged_attention(const float* q, const PagedSeq* seqs, int64_t n_seqs, const KvLayer& kv,
+                     int64_t block_size, const AttentionShape& s, float* out, ThreadPool& pool);
 
 }  // namespace quanta::ops

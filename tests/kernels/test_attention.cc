@@ -1,6 +1,7 @@
 // The streamed-softmax attention kernel (kernels/attention.h): the scalar reference against an
 // exact softmax in double precision, and every SIMD level this CPU runs against the reference,
-// over awkward head dims and position counts, K/V in F32, F16 and BF16, strided rows.
+// over awkward head dims and position counts, K/V in F32, F16, BF16 and I8 (codes with a scale per
+// row), strided rows.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -35,25 +36,35 @@ constexpr double kRefVsExactPeakedTol = 2e-4;
 
 const int64_t kSizes[] = {1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64};
 const int64_t kHeadDims[] = {1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 128};
-const DType kKvTypes[] = {DType::kF32, DType::kF16, DType::kBF16};
+const DType kKvTypes[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kI8};
 const int64_t kQueries[] = {1, 3, 5};  // 3: SmolLM2's GQA group; 5: more than one pass of 4
 constexpr int64_t kStrideExtra = 5;     // K/V rows hd + 5 apart: not the packed layout
+constexpr int64_t kScaleStride = 3;     // I8 rows' scales 3 apart (a cache of 3 KV heads)
 
-// n rows of hd values stored as t, row stride `stride`; and the stored values as f32 (packed).
+// n rows of hd values stored as t, row stride `stride` (I8: codes, row j's scale at
+// scales[j * kScaleStride], in [0.5, 1] / 127); and the stored values as f32 (packed).
 struct Rows {
   std::vector<uint8_t> bytes;
+  std::vector<float> scales;
   std::vector<float> f32;
 };
 Rows random_rows(DType t, int64_t n, int64_t hd, int64_t stride, std::mt19937& rng) {
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   Rows r;
   r.bytes.assign(size_t(n * stride) * dtype_size(t), 0);
+  r.scales.assign(size_t(n * kScaleStride), 0.0f);
   r.f32.resize(size_t(n * hd));
-  for (int64_t j = 0; j < n; ++j)
+  for (int64_t j = 0; j < n; ++j) {
+    const float row_scale = (0.75f + 0.25f * dist(rng)) / 127.0f;
+    r.scales[size_t(j * kScaleStride)] = row_scale;
     for (int64_t d = 0; d < hd; ++d) {
       float f = dist(rng);
       const size_t at = size_t(j * stride + d);
-      if (t == DType::kF32) {
+      if (t == DType::kI8) {
+        const auto code = int8_t(std::lround(f * 127.0f));
+        r.bytes[at] = uint8_t(code);
+        f = float(code) * row_scale;
+      } else if (t == DType::kF32) {
         std::memcpy(&r.bytes[at * 4], &f, 4);
       } else {
         const uint16_t h = t == DType::kF16 ? f32_to_f16(f) : f32_to_bf16(f);
@@ -62,7 +73,20 @@ Rows random_rows(DType t, int64_t n, int64_t hd, int64_t stride, std::mt19937& r
       }
       r.f32[size_t(j * hd + d)] = f;
     }
+  }
   return r;
+}
+
+// Rows j0 .. of k and v as the kernel takes them.
+KvRows kv_rows(const Rows& k, const Rows& v, DType t, int64_t stride, int64_t j0 = 0) {
+  const size_t at = size_t(j0 * stride) * dtype_size(t);
+  return {k.bytes.data() + at,
+          v.bytes.data() + at,
+          t,
+          stride,
+          k.scales.data() + j0 * kScaleStride,
+          v.scales.data() + j0 * kScaleStride,
+          kScaleStride};
 }
 
 struct Case {
@@ -94,8 +118,8 @@ std::vector<float> run(const Case& c, const Data& d, Isa isa) {
   std::vector<float> m(size_t(c.n_q)), l(size_t(c.n_q)), acc(size_t(c.n_q * c.hd)), out(acc.size());
   attend_init(c.n_q, c.hd, m.data(), l.data(), acc.data());
   const float scale = 1.0f / std::sqrt(float(c.hd));
-  attend_update(d.q.data(), c.n_q, c.hd, scale, d.k.bytes.data(), d.v.bytes.data(), c.t, d.stride,
-                c.n, m.data(), l.data(), acc.data(), isa);
+  attend_update(d.q.data(), c.n_q, c.hd, scale, kv_rows(d.k, d.v, c.t, d.stride), c.n, m.data(),
+                l.data(), acc.data(), isa);
   attend_finish(c.n_q, c.hd, l.data(), acc.data(), out.data(), c.hd);
   return out;
 }
@@ -181,7 +205,6 @@ TEST(AttentionKernel, PiecesAndMergeMatchOneCall) {
       const Data d = make_data(c);
       const std::vector<float> whole = run(c, d, isa);
       const float scale = 1.0f / 8.0f;
-      const size_t es = dtype_size(t);
       std::vector<float> m(3), l(3), acc(3 * 64), m2(3), l2(3), acc2(3 * 64), out(3 * 64);
       attend_init(3, 64, m.data(), l.data(), acc.data());
       attend_init(3, 64, m2.data(), l2.data(), acc2.data());
@@ -189,14 +212,12 @@ TEST(AttentionKernel, PiecesAndMergeMatchOneCall) {
       // second; then merged.
       int64_t at = 0;
       for (int64_t piece : {1, 7, 16, 126}) {
-        attend_update(d.q.data(), 3, 64, scale, d.k.bytes.data() + size_t(at * d.stride) * es,
-                      d.v.bytes.data() + size_t(at * d.stride) * es, t, d.stride, piece, m.data(),
+        attend_update(d.q.data(), 3, 64, scale, kv_rows(d.k, d.v, t, d.stride, at), piece, m.data(),
                       l.data(), acc.data(), isa);
         at += piece;
       }
-      attend_update(d.q.data(), 3, 64, scale, d.k.bytes.data() + size_t(at * d.stride) * es,
-                    d.v.bytes.data() + size_t(at * d.stride) * es, t, d.stride, 300 - at, m2.data(),
-                    l2.data(), acc2.data(), isa);
+      attend_update(d.q.data(), 3, 64, scale, kv_rows(d.k, d.v, t, d.stride, at), 300 - at,
+                    m2.data(), l2.data(), acc2.data(), isa);
       attend_merge(3, 64, m.data(), l.data(), acc.data(), m2.data(), l2.data(), acc2.data());
       attend_finish(3, 64, l.data(), acc.data(), out.data(), 64);
       for (size_t i = 0; i < out.size(); ++i)
@@ -206,9 +227,10 @@ TEST(AttentionKernel, PiecesAndMergeMatchOneCall) {
 
 TEST(AttentionKernel, RejectsUnsupportedKvType) {
   float q = 1, m = 0, l = 0, acc = 0;
-  int8_t kv = 0;
-  EXPECT_THROW(attend_update(&q, 1, 1, 1.0f, &kv, &kv, DType::kI8, 1, 1, &m, &l, &acc, Isa::kScalar),
-               std::exception);
+  uint8_t kv = 0;
+  EXPECT_THROW(
+      attend_update(&q, 1, 1, 1.0f, KvRows{&kv, &kv, DType::kU8, 1}, 1, &m, &l, &acc, Isa::kScalar),
+      std::exception);
 }
 
 }  // namespace

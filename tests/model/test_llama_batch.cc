@@ -29,9 +29,11 @@ float max_rel_err(const float* a, const float* b, int64_t n) {
   return num / den;
 }
 
-TEST(LlamaBatch, MixedPrefillAndDecodeMatchesForward) {
-  const std::string dir = testing_util::write_tiny_llama(testing_util::temp_dir());
-  LlamaModel m = LlamaModel::load(dir);
+// The same schedule for each KV dtype (the paged and the contiguous cache store the same rows in
+// it: F16 rounded, or INT8 codes and scales).
+void check_mixed_schedule(LlamaModel& m, DType kv_type) {
+  m.set_kv_type(kv_type);
+  SCOPED_TRACE(std::string("KV ") + std::string(dtype_name(kv_type)));
   const int64_t vocab = m.config().vocab_size;
   std::mt19937 rng(5);
   std::uniform_int_distribution<int32_t> tok(3, int32_t(vocab - 1));
@@ -70,6 +72,13 @@ TEST(LlamaBatch, MixedPrefillAndDecodeMatchesForward) {
                       cache.blocks_for(kv[2].n_past));
   for (auto& s : kv) cache.release(s);
   EXPECT_EQ(cache.n_used(), 0);
+}
+
+TEST(LlamaBatch, MixedPrefillAndDecodeMatchesForward) {
+  const std::string dir = testing_util::write_tiny_llama(testing_util::temp_dir());
+  LlamaModel m = LlamaModel::load(dir);
+  check_mixed_schedule(m, DType::kF16);
+  check_mixed_schedule(m, DType::kI8);
 }
 
 TEST(LlamaBatch, OnlyRequestedLogitsAreWritten) {

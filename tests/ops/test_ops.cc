@@ -7,6 +7,7 @@
 
 #include "core/dtype.h"
 #include "core/thread_pool.h"
+#include "kernels/act_quant.h"
 #include "ops/attention.h"
 #include "ops/norm.h"
 #include "ops/rope.h"
@@ -25,9 +26,20 @@ std::vector<float> random_vec(size_t n, uint32_t seed) {
   return v;
 }
 
-// K/V (n,) f32 stored as t; returns the bytes and sets f to the stored values.
-std::vector<uint8_t> store_as(DType t, std::vector<float>& f) {
+// K/V (n,) f32 stored as t (I8: rows of hd codes, a scale per row into scales); returns the
+// bytes and sets f to the stored values.
+std::vector<uint8_t> store_as(DType t, std::vector<float>& f, int64_t hd,
+                              std::vector<float>& scales) {
   std::vector<uint8_t> out(f.size() * dtype_size(t));
+  if (t == DType::kI8) {
+    const int64_t rows = int64_t(f.size()) / hd;
+    scales.resize(size_t(rows));
+    kernels::quantize_act_int8(f.data(), rows, hd, reinterpret_cast<int8_t*>(out.data()), hd,
+                               scales.data());
+    for (size_t i = 0; i < f.size(); ++i)
+      f[i] = float(reinterpret_cast<const int8_t*>(out.data())[i]) * scales[i / size_t(hd)];
+    return out;
+  }
   f32_to_dtype(f.data(), t, out.data(), int64_t(f.size()));
   for (size_t i = 0; i < f.size(); ++i) {
     if (t == DType::kF16) f[i] = f16_to_f32(reinterpret_cast<const uint16_t*>(out.data())[i]);
@@ -44,7 +56,7 @@ TEST(Ops, AttentionMatchesNaiveGqa) {
   // T = 1, 7 take the per-query (streamed) path, T = 20, 33 the blocked (matmul) path, T = 150
   // three blocks of query rows (the last partial; with a window shorter than a block, blocks see
   // different key ranges); T = 1 at pos0 = 300 splits the keys across the threads and merges.
-  for (DType t_kv : {DType::kF32, DType::kF16, DType::kBF16})
+  for (DType t_kv : {DType::kF32, DType::kF16, DType::kBF16, DType::kI8})
     for (auto [window, T, pos0] : {Case{0, 7, 9}, Case{5, 7, 9}, Case{0, 20, 9}, Case{5, 20, 9},
                                    Case{0, 33, 9}, Case{0, 150, 9}, Case{40, 150, 9},
                                    Case{0, 1, 300}, Case{40, 1, 300}}) {
@@ -53,9 +65,12 @@ TEST(Ops, AttentionMatchesNaiveGqa) {
     const auto q = random_vec(size_t(T * s.n_heads * s.head_dim), 1);
     auto k = random_vec(size_t(n * s.n_heads_kv * s.head_dim), 2);
     auto v = random_vec(size_t(n * s.n_heads_kv * s.head_dim), 3);
-    const std::vector<uint8_t> kb = store_as(t_kv, k), vb = store_as(t_kv, v);
+    std::vector<float> ks, vs;
+    const std::vector<uint8_t> kb = store_as(t_kv, k, s.head_dim, ks),
+                               vb = store_as(t_kv, v, s.head_dim, vs);
     std::vector<float> out(size_t(T * s.n_heads * s.head_dim));
-    attention(q.data(), T, pos0, kb.data(), vb.data(), t_kv, s, out.data(), pool);
+    attention(q.data(), T, pos0, KvLayer{kb.data(), vb.data(), t_kv, ks.data(), vs.data()}, s,
+              out.data(), pool);
     for (int64_t t = 0; t < T; ++t)
       for (int64_t h = 0; h < s.n_heads; ++h) {
         const int64_t kvh = h / (s.n_heads / s.n_heads_kv), last = pos0 + t;

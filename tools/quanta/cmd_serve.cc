@@ -70,15 +70,14 @@ void run_serve(const ServeArgs& a) {
   server::HttpServer http(engine, tok, so);
   const int port = http.bind();
   const EngineOptions& o = engine.options();
-  std::fprintf(stderr,
-               "quanta serve: %s on http://%s:%d (max batch %lld, context %lld, %lld KV blocks of %lld "
-               "tokens, %.0f MB %s)%s\n",
-               so.model_name.c_str(), a.host.c_str(), port, (long long)o.max_batch, (long long)o.ctx,
-               (long long)o.kv_blocks, (long long)o.block_size,
-               double(o.kv_blocks * o.block_size) * double(model.config().n_layers * 2 *
-                   model.config().n_heads_kv * model.config().head_dim) *
-                   double(dtype_size(model.kv_type())) / 1e6,
-               a.kv_type.c_str(), a.api_key.empty() ? "" : ", API key required");
+  std::fprintf(
+      stderr,
+      "quanta serve: %s on http://%s:%d (max batch %lld, context %lld, %lld KV blocks of %lld "
+      "tokens, %.0f MB %s)%s\n",
+      so.model_name.c_str(), a.host.c_str(), port, (long long)o.max_batch, (long long)o.ctx,
+      (long long)o.kv_blocks, (long long)o.block_size,
+      double(o.kv_blocks * o.block_size) * model.kv_bytes_per_token() / 1e6, a.kv_type.c_str(),
+      a.api_key.empty() ? "" : ", API key required");
   std::thread waiter([&] {
     unsigned char sig = 0;
     while (read(g_signal_pipe[0], &sig, 1) < 0 && errno == EINTR) {

@@ -12,12 +12,15 @@
 
 namespace quanta::cli {
 
-// --kv-type f32|f16|bf16 on the commands that run the model; default: the model's
+// --kv-type f32|f16|bf16|int8 on the commands that run the model; default: the model's
 // (LlamaModel::kDefaultKvType).
 inline CLI::Option* add_kv_type_option(CLI::App* cmd, std::string& kv_type) {
-  return cmd->add_option("--kv-type", kv_type, "KV cache storage: f32, f16 or bf16")
+  return cmd
+      ->add_option("--kv-type", kv_type,
+                   "KV cache storage: f32, f16, bf16 or int8 (per position and KV head one "
+                   "f32 scale)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"f32", "f16", "bf16"}));
+      ->check(CLI::IsMember({"f32", "f16", "bf16", "int8"}));
 }
 
 // --lm-head stored|int8 and --lm-head-group N on the commands that run the model
