@@ -63,6 +63,8 @@ struct SseRelay {
 
 }  // namespace
 
+constexpr int kListenBacklog = 1024;
+
 struct HttpServer::Impl {
   Engine& engine;
   const Tokenizer& tok;
@@ -73,6 +75,7 @@ struct HttpServer::Impl {
   std::mutex status_mu;
   std::map<int, uint64_t> statuses;
   bool bound = false;
+  int listen_fd = -1;  // the listening socket, seen by the socket-options callback
   std::atomic<bool> draining{false};
   // run()/stop() handshake: httplib's stop() is a no-op until the listen loop runs, so a stop
   // that comes first must either keep run() from starting or wait for the loop.
@@ -132,9 +135,10 @@ struct HttpServer::Impl {
     svr.set_payload_max_length(opt.max_body_bytes);
     // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a second server on the
     // same port binds silently and the kernel splits connections between the two.
-    svr.set_socket_options([](socket_t sock) {
+    svr.set_socket_options([this](socket_t sock) {
       int yes = 1;
       setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+      listen_fd = sock;
     });
     svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       if (opt.api_key.empty() || req.path.rfind("/v1/", 0) != 0)
@@ -213,6 +217,10 @@ int HttpServer::bind() {
   } else if (!s.svr.bind_to_port(s.opt.host, s.opt.port)) {
     fail("cannot bind {}:{} (in use, or not an address of this machine?)", s.opt.host, s.opt.port);
   }
+  // Debian's compiled httplib listens with a backlog of 5: with more clients connecting at once
+  // than the accept thread takes in, the kernel drops connections (TcpExtListenOverflows; the
+  // loadtest's 32 clients saw "connection: Read" on a loaded machine). listen() again raises it.
+  if (s.listen_fd >= 0) ::listen(s.listen_fd, kListenBacklog);
   s.bound = true;
   return s.opt.port;
 }
