@@ -70,8 +70,8 @@ struct Lut {
 const Lut kLut;
 
 __attribute__((target("avx2,fma"))) inline __m256 widen_bf16(const uint16_t* p) {
-  return _mm256_castsi256_ps(
-      _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(
+      _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
 }
 
 __attribute__((target("avx2,fma"))) inline float hsum(__m256 v) {
@@ -95,7 +95,8 @@ __attribute__((target("avx2,fma"))) void gemv_dense(const Sparse24& w, const flo
 }
 
 // The same from the 2:4 layout.
-__attribute__((target("avx2,fma"))) void gemv_sparse24(const Sparse24& w, const float* x, float* y) {
+__attribute__((target("avx2,fma"))) void gemv_sparse24(const Sparse24& w, const float* x,
+                                                       float* y) {
   for (int64_t r = 0; r < w.n; ++r) {
     const uint16_t* val = w.values.data() + r * (w.k / 2);
     const uint8_t* meta = w.meta.data() + r * (w.k / 8);
@@ -120,8 +121,9 @@ __attribute__((target("avx2,fma"))) void gemv_sparse24(const Sparse24& w, const 
       const uint8_t* m = meta + c / 8;
       const __m256i idx = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(kLut.idx[m[1]]),
                                               reinterpret_cast<const __m128i*>(kLut.idx[m[0]]));
-      const __m256 xs = _mm256_blend_ps(_mm256_permutevar8x32_ps(_mm256_loadu_ps(x + c), idx),
-                                        _mm256_permutevar8x32_ps(_mm256_loadu_ps(x + c + 8), idx), 0xF0);
+      const __m256 xs =
+          _mm256_blend_ps(_mm256_permutevar8x32_ps(_mm256_loadu_ps(x + c), idx),
+                          _mm256_permutevar8x32_ps(_mm256_loadu_ps(x + c + 8), idx), 0xF0);
       a0 = _mm256_fmadd_ps(widen_bf16(val + c / 2), xs, a0);
     }
     y[r] = hsum(_mm256_add_ps(a0, a1));
@@ -160,8 +162,8 @@ void bm_sparse24(benchmark::State& state, bool sparse, int64_t n, int64_t k, int
   const double bytes = sparse ? double(n * k / 2) * 2.0 + double(n * k / 8) : double(n * k) * 2.0;
   state.counters["W_B/s"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate,
                                                benchmark::Counter::kIs1000);
-  state.counters["cols/s"] = benchmark::Counter(double(n * k), benchmark::Counter::kIsIterationInvariantRate,
-                                                benchmark::Counter::kIs1000);
+  state.counters["cols/s"] = benchmark::Counter(
+      double(n * k), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 
 void register_all() {
@@ -175,9 +177,8 @@ void register_all() {
       for (bool sparse : {false, true}) {
         const std::string name = std::string("sparse24/") + (sparse ? "sparse24" : "dense") + "/" +
                                  s.name + "/" + (layers == 1 ? "hot" : "stream");
-        auto* b = benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
-          bm_sparse24(st, sparse, s.n, s.k, layers);
-        });
+        auto* b = benchmark::RegisterBenchmark(
+            name.c_str(), [=](benchmark::State& st) { bm_sparse24(st, sparse, s.n, s.k, layers); });
         // Streaming on every core at once, each thread its own stack: the bandwidth is shared.
         if (layers > 1) b->Threads(1)->Threads(2);
       }
