@@ -35,12 +35,8 @@ constexpr int64_t kMinSplitKeys = 128;
 // states are merged afterwards.
 void attention_rows(const float* q, int64_t T, int64_t pos0, const KvLayer& kv,
                     const AttentionShape& s, float* out, ThreadPool& pool) {
-  const DType kv_type = kv.type;
-  const bool i8 = kv_type == DType::kI8;
   const int64_t hd = s.head_dim;
   const int64_t group = s.n_heads / s.n_heads_kv;
-  const int64_t kv_stride = s.n_heads_kv * hd;
-  const size_t es = dtype_size(kv_type);
   const float scale = 1.0f / std::sqrt(float(hd));
   const kernels::Isa isa = kernels::active_isa();
   const int64_t rows = T * s.n_heads_kv;
@@ -62,17 +58,8 @@ void attention_rows(const float* q, int64_t T, int64_t pos0, const KvLayer& kv,
       float* l = m + group;
       float* acc = l + group;
       kernels::attend_init(group, hd, m, l, acc);
-      const size_t at = size_t(j0 * kv_stride + kvh * hd) * es;
-      const int64_t sat = j0 * s.n_heads_kv + kvh;
-      const kernels::KvRows rows{static_cast<const uint8_t*>(kv.k) + at,
-                                 static_cast<const uint8_t*>(kv.v) + at,
-                                 kv_type,
-                                 kv_stride,
-                                 i8 ? kv.k_scale + sat : nullptr,
-                                 i8 ? kv.v_scale + sat : nullptr,
-                                 s.n_heads_kv};
-      kernels::attend_update(q + (t * s.n_heads + kvh * group) * hd, group, hd, scale, rows,
-                             j1 - j0, m, l, acc, isa);
+      kernels::attend_update(q + (t * s.n_heads + kvh * group) * hd, group, hd, scale,
+                             kv_rows_at(kv, j0, kvh, s), j1 - j0, m, l, acc, isa);
     }
   });
   for (int64_t row = 0; row < rows; ++row) {
@@ -155,6 +142,20 @@ void attention_blocked(const float* q, int64_t T, int64_t pos0, const KvLayer& k
 constexpr int64_t kBlockedFrom = 16;
 
 }  // namespace
+
+kernels::KvRows kv_rows_at(const KvLayer& kv, int64_t pos, int64_t kvh, const AttentionShape& s) {
+  const int64_t stride = s.n_heads_kv * s.head_dim;
+  const size_t at = size_t(pos * stride + kvh * s.head_dim) * dtype_size(kv.type);
+  const int64_t sat = pos * s.n_heads_kv + kvh;
+  const bool i8 = kv.type == DType::kI8;
+  return {static_cast<const uint8_t*>(kv.k) + at,
+          static_cast<const uint8_t*>(kv.v) + at,
+          kv.type,
+          stride,
+          i8 ? kv.k_scale + sat : nullptr,
+          i8 ? kv.v_scale + sat : nullptr,
+          s.n_heads_kv};
+}
 
 void attention(const float* q, int64_t T, int64_t pos0, const KvLayer& kv, const AttentionShape& s,
                float* out, ThreadPool& pool) {

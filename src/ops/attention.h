@@ -6,6 +6,7 @@
 
 #include "core/dtype.h"
 #include "core/thread_pool.h"
+#include "kernels/attention.h"
 
 namespace quanta::ops {
 
@@ -26,6 +27,10 @@ struct KvLayer {
   const float* k_scale = nullptr;
   const float* v_scale = nullptr;
 };
+
+// The kernel's view (kernels/attention.h) of kv's rows of KV head kvh from slot pos of the
+// (slots, n_heads_kv, hd) layout on: row stride n_heads_kv * hd, scales n_heads_kv apart.
+kernels::KvRows kv_rows_at(const KvLayer& kv, int64_t pos, int64_t kvh, const AttentionShape& s);
 
 // q (T, n_heads, hd): queries of positions pos0 .. pos0+T-1.
 // kv: the cached keys/values of positions 0 .. pos0+T-1.

@@ -18,12 +18,7 @@ void paged_attention(const float* q, const PagedSeq* seqs, int64_t n_seqs, const
          dtype_name(kv_type));
   const int64_t hd = s.head_dim;
   const int64_t group = s.n_heads / s.n_heads_kv;
-  const int64_t kv_stride = s.n_heads_kv * hd;
-  const size_t es = dtype_size(kv_type);
-  const auto* kb = static_cast<const uint8_t*>(kv.k);
-  const auto* vb = static_cast<const uint8_t*>(kv.v);
-  const bool i8 = kv_type == DType::kI8;
-  if (i8 && (!kv.k_scale || !kv.v_scale)) fail("paged attention: an I8 KV cache needs its scales");
+  if (kv_type == DType::kI8 && (!kv.k_scale || !kv.v_scale)) fail("paged attention: an I8 KV cache needs its scales");
   const float scale = 1.0f / std::sqrt(float(hd));
   const kernels::Isa isa = kernels::active_isa();
   // Tasks are (query row, KV head) pairs over all sequences; starts[i] = first task of sequence i.
@@ -52,17 +47,8 @@ void paged_attention(const float* q, const PagedSeq* seqs, int64_t n_seqs, const
         const int64_t slot = j % block_size;
         const int64_t run = std::min(block_size - slot, n_keys - j);
         const int64_t pos = int64_t(sq.block_table[j / block_size]) * block_size + slot;
-        const size_t at = size_t(pos * kv_stride + kvh * hd) * es;
-        const int64_t sat = pos * s.n_heads_kv + kvh;
-        const kernels::KvRows rows{kb + at,
-                                   vb + at,
-                                   kv_type,
-                                   kv_stride,
-                                   i8 ? kv.k_scale + sat : nullptr,
-                                   i8 ? kv.v_scale + sat : nullptr,
-                                   s.n_heads_kv};
-        kernels::attend_update(q + (row * s.n_heads + kvh * group) * hd, group, hd, scale, rows,
-                               run, m, l, acc, isa);
+        kernels::attend_update(q + (row * s.n_heads + kvh * group) * hd, group, hd, scale,
+                               kv_rows_at(kv, pos, kvh, s), run, m, l, acc, isa);
         j += run;
       }
       kernels::attend_finish(group, hd, l, acc, out + (row * s.n_heads + kvh * group) * hd, hd);
