@@ -17,16 +17,18 @@ namespace {
 const std::string kModelDir = QUANTA_SOURCE_DIR "/models/smollm2-135m-instruct";
 const std::string kWiki = QUANTA_SOURCE_DIR "/../shared/data/wikitext-2-raw/wiki.test.raw";
 
-// Perplexity, INT8 vs F32 KV, 2 windows of 512: measured +0.21 % (AVX2), +0.16 % (scalar); over
+// Perplexity, INT8 vs F32 KV, 2 windows of 512: measured +0.21 % (AVX-512), +0.22 % (AVX2), +0.16 %
+// (scalar); over
 // 16 windows +0.06 % (36.0438 vs 36.0216, docs/results.md). An int8 code is off by at most half a
 // step, absmax / 254 of its head's row.
 constexpr double kMaxRelPpl = 5e-3;
 // Decode logits, 32 steps after a 200-token prompt: largest |logit difference| relative to the
-// largest |logit| of the step. Measured (2026-12-02, Zen 1): 0.024 at AVX2, 0.030 with
-// QUANTA_ISA=scalar (an F16 cache on the same steps: 0.0005). This model's keys carry a few
+// largest |logit| of the step. Measured (2026-12-02, AMD EPYC Zen 4): 0.024 at AVX-512, 0.031 at
+// AVX2, 0.030 scalar (an F16 cache on the same steps: 0.0005). This model's keys carry a few
 // large channels that set each head row's scale, so the small channels get few int8 steps.
 constexpr double kMaxRelLogit = 0.06;
-// Greedy tokens of those 32 steps that may differ (near ties): measured 2 (AVX2), 1 (scalar).
+// Greedy tokens of those 32 steps that may differ (near ties): measured 2 (AVX-512), 1 (AVX2,
+// scalar).
 constexpr int kMaxGreedyDiffer = 4;
 
 double ppl_with(LlamaModel& m, const std::vector<int32_t>& ids, DType kv) {
