@@ -1,7 +1,7 @@
 // AVX2 (with FMA and F16C) f32 kernels. Contracts in kernels/matmul.h.
 //
 // Same two matmul paths as matmul_avx512.cc (see its header comment) with 8 lanes and 16 ymm
-// registers, hence smaller blocks: dot products over kDotW x kDotX accumulators for few tokens;
+// registers, hence smaller blocks: dot products over kDotX x 4 chains per W row for few tokens;
 // for many, a (kTileW, kPanel) = (6, 16) block of Y^T in 12 registers (the classic 6x16 FMA
 // kernel), W broadcast against packed panels of X^T.
 //
@@ -70,13 +70,6 @@ float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// {sum(a), sum(b), sum(c), sum(d)}.
-__m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d) {
-  // Per 128-bit half: [a, b, c, d] partial sums after three pairwise adds.
-  const __m256 s = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
-  return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-}
-
 // dst[0, n) = src[0, n) as f32.
 template <DType T>
 void convert_row(const StorageT<T>* src, float* dst, int64_t n) {
@@ -88,38 +81,42 @@ void convert_row(const StorageT<T>* src, float* dst, int64_t n) {
 // ---- Few tokens: dot products. ----
 
 // y[i][r] = x[i] . w[r] for i < RX, r < RW.  x (RX, k) row stride k;  w (RW, k) row stride k;
-// y row stride ldy. Prefetches the next RW rows of W (see matmul_avx512.cc).
+// y row stride ldy.
 template <DType T, int RX, int RW>
 void dot_block(const float* x, int64_t k, const StorageT<T>* w, float* y, int64_t ldy) {
-  __m256 acc[RX][RW];
-  for (int i = 0; i < RX; ++i)
-    for (int r = 0; r < RW; ++r) acc[i][r] = _mm256_setzero_ps();
-  int64_t kk = 0;
-  for (; kk + kLanes <= k; kk += kLanes) {
-    __m256 wv[RW];
-    for (int r = 0; r < RW; ++r) {
-      _mm_prefetch(reinterpret_cast<const char*>(w + (r + RW) * k + kk), _MM_HINT_T0);
-      wv[r] = load_w<T>(w + r * k + kk);
+  // One row after another: the RW rows are contiguous, so W is read in memory order, which the
+  // hardware prefetcher streams; loads interleaved across the rows (k apart) read about half as
+  // fast from DRAM (Zen 4, a 56 MB BF16 lm_head, one thread: 5.8 against 2.4 ms). Each row's
+  // dot product runs as kChains chains of FMAs over alternate vectors of k, so a row that is in
+  // cache is not bound by the FMA latency.
+  constexpr int kChains = 4;
+  for (int r = 0; r < RW; ++r) {
+    const StorageT<T>* wr = w + r * k;
+    __m256 acc[RX][kChains];
+    for (int i = 0; i < RX; ++i)
+      for (int c = 0; c < kChains; ++c) acc[i][c] = _mm256_setzero_ps();
+    int64_t kk = 0;
+    for (; kk + kChains * kLanes <= k; kk += kChains * kLanes) {
+      for (int ch = 0; ch < kChains; ++ch) {
+        const int64_t c = kk + ch * kLanes;
+        const __m256 wv = load_w<T>(wr + c);
+        for (int i = 0; i < RX; ++i) acc[i][ch] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i * k + c), wv, acc[i][ch]);
+      }
+    }
+    for (; kk + kLanes <= k; kk += kLanes) {
+      const int64_t c = kk;
+      const __m256 wv = load_w<T>(wr + c);
+      for (int i = 0; i < RX; ++i) acc[i][0] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i * k + c), wv, acc[i][0]);
+    }
+    if (kk < k) {
+      const int64_t n = k - kk;
+      const __m256 wv = load_w<T>(wr + kk, n);
+      for (int i = 0; i < RX; ++i) acc[i][kChains - 1] = _mm256_fmadd_ps(_mm256_maskload_ps(x + i * k + kk, tail_mask(n)), wv, acc[i][kChains - 1]);
     }
     for (int i = 0; i < RX; ++i) {
-      const __m256 xv = _mm256_loadu_ps(x + i * k + kk);
-      for (int r = 0; r < RW; ++r) acc[i][r] = _mm256_fmadd_ps(xv, wv[r], acc[i][r]);
-    }
-  }
-  if (kk < k) {
-    const int64_t n = k - kk;
-    __m256 wv[RW];
-    for (int r = 0; r < RW; ++r) wv[r] = load_w<T>(w + r * k + kk, n);
-    for (int i = 0; i < RX; ++i) {
-      const __m256 xv = _mm256_maskload_ps(x + i * k + kk, tail_mask(n));
-      for (int r = 0; r < RW; ++r) acc[i][r] = _mm256_fmadd_ps(xv, wv[r], acc[i][r]);
-    }
-  }
-  for (int i = 0; i < RX; ++i) {
-    if constexpr (RW == 4) {
-      _mm_storeu_ps(y + i * ldy, hsum4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]));
-    } else {
-      for (int r = 0; r < RW; ++r) y[i * ldy + r] = hsum(acc[i][r]);
+      __m256 sum = acc[i][0];
+      for (int ch = 1; ch < kChains; ++ch) sum = _mm256_add_ps(sum, acc[i][ch]);
+      y[i * ldy + r] = hsum(sum);
     }
   }
 }
