@@ -19,7 +19,6 @@ namespace quanta::kernels::avx2 {
 namespace {
 
 constexpr int64_t kLanes = 8;
-constexpr int kDotW = 4;                            // W rows per dot block
 constexpr int kDotX = 2;                            // X rows per dot block
 constexpr int kTileW = 6;                           // W rows per packed tile
 constexpr int kPanelVecs = 2;                       // vectors of tokens per panel
@@ -80,62 +79,60 @@ void convert_row(const StorageT<T>* src, float* dst, int64_t n) {
 
 // ---- Few tokens: dot products. ----
 
-// y[i][r] = x[i] . w[r] for i < RX, r < RW.  x (RX, k) row stride k;  w (RW, k) row stride k;
-// y row stride ldy.
-template <DType T, int RX, int RW>
+// y[i * ldy] = x[i] . w for i < RX.  x (RX, k) row stride k;  w one row of k values.
+// The dot product runs as kChains chains of FMAs over alternate vectors of k, so a row that is in
+// cache is not bound by the FMA latency.
+template <DType T, int RX>
 void dot_block(const float* x, int64_t k, const StorageT<T>* w, float* y, int64_t ldy) {
-  // One row after another: the RW rows are contiguous, so W is read in memory order, which the
-  // hardware prefetcher streams; loads interleaved across the rows (k apart) read about half as
-  // fast from DRAM (Zen 4, a 56 MB BF16 lm_head, one thread: 5.8 against 2.4 ms). Each row's
-  // dot product runs as kChains chains of FMAs over alternate vectors of k, so a row that is in
-  // cache is not bound by the FMA latency.
   constexpr int kChains = 4;
-  for (int r = 0; r < RW; ++r) {
-    const StorageT<T>* wr = w + r * k;
-    __m256 acc[RX][kChains];
+  __m256 acc[RX][kChains];
+  for (int i = 0; i < RX; ++i)
+    for (int ch = 0; ch < kChains; ++ch) acc[i][ch] = _mm256_setzero_ps();
+  int64_t kk = 0;
+  for (; kk + kChains * kLanes <= k; kk += kChains * kLanes) {
+    for (int ch = 0; ch < kChains; ++ch) {
+      const int64_t c = kk + ch * kLanes;
+      const __m256 wv = load_w<T>(w + c);
+      for (int i = 0; i < RX; ++i)
+        acc[i][ch] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i * k + c), wv, acc[i][ch]);
+    }
+  }
+  for (; kk + kLanes <= k; kk += kLanes) {
+    const __m256 wv = load_w<T>(w + kk);
     for (int i = 0; i < RX; ++i)
-      for (int c = 0; c < kChains; ++c) acc[i][c] = _mm256_setzero_ps();
-    int64_t kk = 0;
-    for (; kk + kChains * kLanes <= k; kk += kChains * kLanes) {
-      for (int ch = 0; ch < kChains; ++ch) {
-        const int64_t c = kk + ch * kLanes;
-        const __m256 wv = load_w<T>(wr + c);
-        for (int i = 0; i < RX; ++i) acc[i][ch] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i * k + c), wv, acc[i][ch]);
-      }
-    }
-    for (; kk + kLanes <= k; kk += kLanes) {
-      const int64_t c = kk;
-      const __m256 wv = load_w<T>(wr + c);
-      for (int i = 0; i < RX; ++i) acc[i][0] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i * k + c), wv, acc[i][0]);
-    }
-    if (kk < k) {
-      const int64_t n = k - kk;
-      const __m256 wv = load_w<T>(wr + kk, n);
-      for (int i = 0; i < RX; ++i) acc[i][kChains - 1] = _mm256_fmadd_ps(_mm256_maskload_ps(x + i * k + kk, tail_mask(n)), wv, acc[i][kChains - 1]);
-    }
-    for (int i = 0; i < RX; ++i) {
-      __m256 sum = acc[i][0];
-      for (int ch = 1; ch < kChains; ++ch) sum = _mm256_add_ps(sum, acc[i][ch]);
-      y[i * ldy + r] = hsum(sum);
-    }
+      acc[i][0] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i * k + kk), wv, acc[i][0]);
+  }
+  if (kk < k) {
+    const int64_t n = k - kk;
+    const __m256 wv = load_w<T>(w + kk, n);
+    for (int i = 0; i < RX; ++i)
+      acc[i][kChains - 1] = _mm256_fmadd_ps(_mm256_maskload_ps(x + i * k + kk, tail_mask(n)), wv,
+                                            acc[i][kChains - 1]);
+  }
+  for (int i = 0; i < RX; ++i) {
+    __m256 sum = acc[i][0];
+    for (int ch = 1; ch < kChains; ++ch) sum = _mm256_add_ps(sum, acc[i][ch]);
+    y[i * ldy] = hsum(sum);
   }
 }
 
-// All m rows of X against RW rows of W: y (m, RW) with row stride ldy.
-template <DType T, int RW>
+// All m rows of X against one row of W: y (m,) with stride ldy.
+template <DType T>
 void dot_rows(const float* x, int64_t m, int64_t k, const StorageT<T>* w, float* y, int64_t ldy) {
   static_assert(kDotX == 2);
   int64_t i = 0;
-  for (; i + kDotX <= m; i += kDotX) dot_block<T, kDotX, RW>(x + i * k, k, w, y + i * ldy, ldy);
-  if (i < m) dot_block<T, 1, RW>(x + i * k, k, w, y + i * ldy, ldy);
+  for (; i + kDotX <= m; i += kDotX) dot_block<T, kDotX>(x + i * k, k, w, y + i * ldy, ldy);
+  if (i < m) dot_block<T, 1>(x + i * k, k, w, y + i * ldy, ldy);
 }
 
+// W's rows one after another, so W is read in memory order, which the hardware prefetcher
+// streams; reading a few rows interleaved (k apart) ran about half as fast from DRAM (Zen 4, a
+// 56 MB BF16 lm_head, one thread: 5.8 against 2.4 ms). The m tokens pass over each row while it
+// is in L1.
 template <DType T>
 void matmul_dot(const float* x, int64_t m, int64_t k, const StorageT<T>* w, int64_t n0,
                 int64_t n1, float* y, int64_t ldy) {
-  int64_t j = n0;
-  for (; j + kDotW <= n1; j += kDotW) dot_rows<T, kDotW>(x, m, k, w + j * k, y + j, ldy);
-  for (; j < n1; ++j) dot_rows<T, 1>(x, m, k, w + j * k, y + j, ldy);
+  for (int64_t j = n0; j < n1; ++j) dot_rows<T>(x, m, k, w + j * k, y + j, ldy);
 }
 
 // ---- Many tokens: packed panels of X^T, broadcast W. ----
@@ -257,7 +254,8 @@ void nn_tile(const float* x, int64_t k, int64_t ldx, const float* w, int64_t ldw
   for (int64_t c = 0; c < k; ++c) {
     __m256 wv[NV];
     for (int v = 0; v < NV; ++v)
-      wv[v] = kFull ? _mm256_loadu_ps(w + c * ldw + v * kLanes) : _mm256_maskload_ps(w + c * ldw + v * kLanes, mask[v]);
+      wv[v] = kFull ? _mm256_loadu_ps(w + c * ldw + v * kLanes)
+                    : _mm256_maskload_ps(w + c * ldw + v * kLanes, mask[v]);
     for (int i = 0; i < RX; ++i) {
       const __m256 xb = _mm256_broadcast_ss(x + i * ldx + c);
       for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(xb, wv[v], acc[i][v]);
@@ -292,8 +290,10 @@ void matmul_nn(const float* x, int64_t m, int64_t k, int64_t ldx, const float* w
   int64_t i = 0;
   for (; i + 6 <= m; i += 6) nn_rows<6>(x + i * ldx, k, ldx, w, n, ldw, y + i * ldy, ldy);
   switch (m - i) {
-    case 5: return nn_rows<5>(x + i * ldx, k, ldx, w, n, ldw, y + i * ldy, ldy);
-    case 4: return nn_rows<4>(x + i * ldx, k, ldx, w, n, ldw, y + i * ldy, ldy);
+    case 5:
+      return nn_rows<5>(x + i * ldx, k, ldx, w, n, ldw, y + i * ldy, ldy);
+    case 4:
+      return nn_rows<4>(x + i * ldx, k, ldx, w, n, ldw, y + i * ldy, ldy);
     case 3: return nn_rows<3>(x + i * ldx, k, ldx, w, n, ldw, y + i * ldy, ldy);
     case 2: return nn_rows<2>(x + i * ldx, k, ldx, w, n, ldw, y + i * ldy, ldy);
     case 1: return nn_rows<1>(x + i * ldx, k, ldx, w, n, ldw, y + i * ldy, ldy);

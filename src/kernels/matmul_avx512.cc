@@ -1,9 +1,9 @@
 // AVX-512 (F/BW/VL/DQ, with FMA and F16C) f32 kernels. Contracts in kernels/matmul.h.
 //
 // matmul has two paths, chosen by the number of rows of X (tokens):
-//  - m < kPackMinRows (decode): dot products. kDotW rows of W per call, read one row after
-//    another (memory order), each loaded vector used against up to kDotX rows of X, with kDotX x
-//    2 chains of accumulators per row; every W row is streamed once per group of kDotX tokens.
+//  - m < kPackMinRows (decode): dot products. W's rows one after another (memory order), each
+//    loaded vector used against up to kDotX rows of X, with kDotX x 2 chains of accumulators;
+//    every W row is streamed once and stays in L1 while the groups of kDotX tokens pass over it.
 //    Horizontal sums at the end of each row.
 //  - m >= kPackMinRows (prefill): X^T is packed into panels of kPanel tokens, p[kk][t]; a tile of
 //    kTileW rows of W (converted to f32 once per tile and pass, not once per token) is broadcast
@@ -28,7 +28,6 @@ namespace quanta::kernels::avx512 {
 namespace {
 
 constexpr int64_t kLanes = 16;
-constexpr int kDotW = 4;                            // W rows per dot block
 constexpr int kDotX = 4;                            // X rows per dot block
 constexpr int kTileW = 12;                          // W rows per packed tile
 constexpr int kPanelVecs = 2;                       // vectors of tokens per panel
@@ -74,69 +73,70 @@ void convert_row(const StorageT<T>* src, float* dst, int64_t n) {
 
 // ---- Few tokens: dot products. ----
 
-// y[i][r] = x[i] . w[r] for i < RX, r < RW.  x (RX, k) row stride k;  w (RW, k) row stride k;
-// y row stride ldy.
-template <DType T, int RX, int RW>
+// y[i * ldy] = x[i] . w for i < RX.  x (RX, k) row stride k;  w one row of k values.
+// The dot product runs as kChains chains of FMAs over alternate vectors of k, so a row that is in
+// cache is not bound by the FMA latency.
+template <DType T, int RX>
 void dot_block(const float* x, int64_t k, const StorageT<T>* w, float* y, int64_t ldy) {
-  // One row after another: the RW rows are contiguous, so W is read in memory order, which the
-  // hardware prefetcher streams; loads interleaved across the rows (k apart) read about half as
-  // fast from DRAM (Zen 4, a 56 MB BF16 lm_head, one thread: 5.8 against 2.4 ms). Each row's
-  // dot product runs as kChains chains of FMAs over alternate vectors of k, so a row that is in
-  // cache is not bound by the FMA latency.
   constexpr int kChains = 2;
-  for (int r = 0; r < RW; ++r) {
-    const StorageT<T>* wr = w + r * k;
-    __m512 acc[RX][kChains];
+  __m512 acc[RX][kChains];
+  for (int i = 0; i < RX; ++i)
+    for (int ch = 0; ch < kChains; ++ch) acc[i][ch] = _mm512_setzero_ps();
+  int64_t kk = 0;
+  for (; kk + kChains * kLanes <= k; kk += kChains * kLanes) {
+    for (int ch = 0; ch < kChains; ++ch) {
+      const int64_t c = kk + ch * kLanes;
+      const __m512 wv = load_w<T>(w + c);
+      for (int i = 0; i < RX; ++i)
+        acc[i][ch] = _mm512_fmadd_ps(_mm512_loadu_ps(x + i * k + c), wv, acc[i][ch]);
+    }
+  }
+  for (; kk + kLanes <= k; kk += kLanes) {
+    const __m512 wv = load_w<T>(w + kk);
     for (int i = 0; i < RX; ++i)
-      for (int c = 0; c < kChains; ++c) acc[i][c] = _mm512_setzero_ps();
-    int64_t kk = 0;
-    for (; kk + kChains * kLanes <= k; kk += kChains * kLanes) {
-      for (int ch = 0; ch < kChains; ++ch) {
-        const int64_t c = kk + ch * kLanes;
-        const __m512 wv = load_w<T>(wr + c);
-        for (int i = 0; i < RX; ++i) acc[i][ch] = _mm512_fmadd_ps(_mm512_loadu_ps(x + i * k + c), wv, acc[i][ch]);
-      }
-    }
-    for (; kk + kLanes <= k; kk += kLanes) {
-      const int64_t c = kk;
-      const __m512 wv = load_w<T>(wr + c);
-      for (int i = 0; i < RX; ++i) acc[i][0] = _mm512_fmadd_ps(_mm512_loadu_ps(x + i * k + c), wv, acc[i][0]);
-    }
-    if (kk < k) {
-      const int64_t n = k - kk;
-      const __m512 wv = load_w<T>(wr + kk, n);
-      for (int i = 0; i < RX; ++i) acc[i][kChains - 1] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail_mask(n), x + i * k + kk), wv, acc[i][kChains - 1]);
-    }
-    for (int i = 0; i < RX; ++i) {
-      __m512 sum = acc[i][0];
-      for (int ch = 1; ch < kChains; ++ch) sum = _mm512_add_ps(sum, acc[i][ch]);
-      y[i * ldy + r] = _mm512_reduce_add_ps(sum);
-    }
+      acc[i][0] = _mm512_fmadd_ps(_mm512_loadu_ps(x + i * k + kk), wv, acc[i][0]);
+  }
+  if (kk < k) {
+    const int64_t n = k - kk;
+    const __m512 wv = load_w<T>(w + kk, n);
+    for (int i = 0; i < RX; ++i)
+      acc[i][kChains - 1] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail_mask(n), x + i * k + kk), wv,
+                                            acc[i][kChains - 1]);
+  }
+  for (int i = 0; i < RX; ++i) {
+    __m512 sum = acc[i][0];
+    for (int ch = 1; ch < kChains; ++ch) sum = _mm512_add_ps(sum, acc[i][ch]);
+    y[i * ldy] = _mm512_reduce_add_ps(sum);
   }
 }
 
-// All m rows of X against RW rows of W: y (m, RW) with row stride ldy.
-template <DType T, int RW>
+// All m rows of X against one row of W: y (m,) with stride ldy.
+template <DType T>
 void dot_rows(const float* x, int64_t m, int64_t k, const StorageT<T>* w, float* y, int64_t ldy) {
   static_assert(kDotX == 4);
   int64_t i = 0;
-  for (; i + kDotX <= m; i += kDotX) dot_block<T, kDotX, RW>(x + i * k, k, w, y + i * ldy, ldy);
+  for (; i + kDotX <= m; i += kDotX) dot_block<T, kDotX>(x + i * k, k, w, y + i * ldy, ldy);
   const float* xi = x + i * k;
   float* yi = y + i * ldy;
   switch (m - i) {
-    case 1: return dot_block<T, 1, RW>(xi, k, w, yi, ldy);
-    case 2: return dot_block<T, 2, RW>(xi, k, w, yi, ldy);
-    case 3: return dot_block<T, 3, RW>(xi, k, w, yi, ldy);
+    case 1:
+      return dot_block<T, 1>(xi, k, w, yi, ldy);
+    case 2:
+      return dot_block<T, 2>(xi, k, w, yi, ldy);
+    case 3:
+      return dot_block<T, 3>(xi, k, w, yi, ldy);
     default: return;
   }
 }
 
+// W's rows one after another, so W is read in memory order, which the hardware prefetcher
+// streams; reading a few rows interleaved (k apart) ran about half as fast from DRAM (Zen 4, a
+// 56 MB BF16 lm_head, one thread: 5.8 against 2.4 ms). The m tokens pass over each row while it
+// is in L1.
 template <DType T>
 void matmul_dot(const float* x, int64_t m, int64_t k, const StorageT<T>* w, int64_t n0,
                 int64_t n1, float* y, int64_t ldy) {
-  int64_t j = n0;
-  for (; j + kDotW <= n1; j += kDotW) dot_rows<T, kDotW>(x, m, k, w + j * k, y + j, ldy);
-  for (; j < n1; ++j) dot_rows<T, 1>(x, m, k, w + j * k, y + j, ldy);
+  for (int64_t j = n0; j < n1; ++j) dot_rows<T>(x, m, k, w + j * k, y + j, ldy);
 }
 
 // ---- Many tokens: packed panels of X^T, broadcast W. ----

@@ -14,12 +14,6 @@ namespace quanta::ops {
 
 namespace {
 
-void check_kv_type(DType t) {
-  if (t != DType::kF32 && t != DType::kF16 && t != DType::kBF16 && t != DType::kI8)
-    fail("attention: KV cache dtype {} not supported (expected F32, F16, BF16 or I8)",
-         dtype_name(t));
-}
-
 // out (n,) = codes (n,) times scale: one head's row of an INT8 KV cache.
 void dequant_row(const int8_t* codes, float scale, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = float(codes[i]) * scale;
@@ -81,28 +75,24 @@ void attention_rows(const float* q, int64_t T, int64_t pos0, const KvLayer& kv,
 // threads' last tasks are the short ones.
 void attention_blocked(const float* q, int64_t T, int64_t pos0, const KvLayer& kv,
                        const AttentionShape& s, float* out, ThreadPool& pool) {
-  const DType kv_type = kv.type;
   constexpr int64_t kQueryBlock = 64;
   const int64_t hd = s.head_dim, n_keys = pos0 + T;
   const int64_t group = s.n_heads / s.n_heads_kv;
-  const int64_t kv_stride = s.n_heads_kv * hd, q_stride = s.n_heads * hd;
+  const int64_t q_stride = s.n_heads * hd;
   const float scale = 1.0f / std::sqrt(float(hd));
   const kernels::Isa isa = kernels::active_isa();
-  const size_t es = dtype_size(kv_type);
   // kf, vf: (n_heads_kv, n_keys, hd) f32.
   std::vector<float> kf(size_t(s.n_heads_kv * n_keys * hd)), vf(kf.size());
   pool.parallel_for(s.n_heads_kv * n_keys, [&](int64_t r0, int64_t r1, int) {
     for (int64_t r = r0; r < r1; ++r) {
-      const int64_t kvh = r / n_keys, j = r % n_keys;
-      const size_t at = size_t(j * kv_stride + kvh * hd) * es;
-      if (kv_type == DType::kI8) {
-        const int64_t sat = j * s.n_heads_kv + kvh;
-        dequant_row(static_cast<const int8_t*>(kv.k) + at, kv.k_scale[sat], kf.data() + r * hd, hd);
-        dequant_row(static_cast<const int8_t*>(kv.v) + at, kv.v_scale[sat], vf.data() + r * hd, hd);
-        continue;
+      const kernels::KvRows row = kv_rows_at(kv, r % n_keys, r / n_keys, s);
+      if (kv.type == DType::kI8) {
+        dequant_row(static_cast<const int8_t*>(row.k), row.k_scale[0], kf.data() + r * hd, hd);
+        dequant_row(static_cast<const int8_t*>(row.v), row.v_scale[0], vf.data() + r * hd, hd);
+      } else {
+        kernels::to_f32(row.k, kv.type, kf.data() + r * hd, hd, isa);
+        kernels::to_f32(row.v, kv.type, vf.data() + r * hd, hd, isa);
       }
-      kernels::to_f32(static_cast<const uint8_t*>(kv.k) + at, kv_type, kf.data() + r * hd, hd, isa);
-      kernels::to_f32(static_cast<const uint8_t*>(kv.v) + at, kv_type, vf.data() + r * hd, hd, isa);
     }
   }, 64);
   const int64_t n_blocks = (T + kQueryBlock - 1) / kQueryBlock;
@@ -143,6 +133,14 @@ constexpr int64_t kBlockedFrom = 16;
 
 }  // namespace
 
+void check_kv_layer(const KvLayer& kv, const char* op) {
+  const DType t = kv.type;
+  if (t != DType::kF32 && t != DType::kF16 && t != DType::kBF16 && t != DType::kI8)
+    fail("{}: KV cache dtype {} not supported (expected F32, F16, BF16 or I8)", op, dtype_name(t));
+  if (t == DType::kI8 && (!kv.k_scale || !kv.v_scale))
+    fail("{}: an I8 KV cache needs its scales", op);
+}
+
 kernels::KvRows kv_rows_at(const KvLayer& kv, int64_t pos, int64_t kvh, const AttentionShape& s) {
   const int64_t stride = s.n_heads_kv * s.head_dim;
   const size_t at = size_t(pos * stride + kvh * s.head_dim) * dtype_size(kv.type);
@@ -159,9 +157,7 @@ kernels::KvRows kv_rows_at(const KvLayer& kv, int64_t pos, int64_t kvh, const At
 
 void attention(const float* q, int64_t T, int64_t pos0, const KvLayer& kv, const AttentionShape& s,
                float* out, ThreadPool& pool) {
-  check_kv_type(kv.type);
-  if (kv.type == DType::kI8 && (!kv.k_scale || !kv.v_scale))
-    fail("attention: an I8 KV cache needs its scales");
+  check_kv_layer(kv, "attention");
   if (T >= kBlockedFrom)
     attention_blocked(q, T, pos0, kv, s, out, pool);
   else

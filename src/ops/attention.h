@@ -28,6 +28,9 @@ struct KvLayer {
   const float* v_scale = nullptr;
 };
 
+// Throws quanta::Error, prefixed by op, unless kv's type is F32, F16, BF16, or I8 with its scales.
+void check_kv_layer(const KvLayer& kv, const char* op);
+
 // The kernel's view (kernels/attention.h) of kv's rows of KV head kvh from slot pos of the
 // (slots, n_heads_kv, hd) layout on: row stride n_heads_kv * hd, scales n_heads_kv apart.
 kernels::KvRows kv_rows_at(const KvLayer& kv, int64_t pos, int64_t kvh, const AttentionShape& s);

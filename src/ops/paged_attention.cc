@@ -11,14 +11,9 @@ namespace quanta::ops {
 
 void paged_attention(const float* q, const PagedSeq* seqs, int64_t n_seqs, const KvLayer& kv,
                      int64_t block_size, const AttentionShape& s, float* out, ThreadPool& pool) {
-  const DType kv_type = kv.type;
-  if (kv_type != DType::kF32 && kv_type != DType::kF16 && kv_type != DType::kBF16 &&
-      kv_type != DType::kI8)
-    fail("paged attention: KV cache dtype {} not supported (expected F32, F16, BF16 or I8)",
-         dtype_name(kv_type));
+  check_kv_layer(kv, "paged attention");
   const int64_t hd = s.head_dim;
   const int64_t group = s.n_heads / s.n_heads_kv;
-  if (kv_type == DType::kI8 && (!kv.k_scale || !kv.v_scale)) fail("paged attention: an I8 KV cache needs its scales");
   const float scale = 1.0f / std::sqrt(float(hd));
   const kernels::Isa isa = kernels::active_isa();
   // Tasks are (query row, KV head) pairs over all sequences; starts[i] = first task of sequence i.
