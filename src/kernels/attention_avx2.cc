@@ -157,6 +157,139 @@ void update(const float* q, int64_t hd, float scale, const StorageT<T>* k, const
   }
 }
 
+// 8 values at p as f32 (a full vector).
+template <DType T>
+__m256 load8(const StorageT<T>* p) {
+  if constexpr (T == DType::kF32) return _mm256_loadu_ps(p);
+  if constexpr (T == DType::kI8)
+    return _mm256_cvtepi32_ps(
+        _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+  if constexpr (T == DType::kF16 || T == DType::kBF16)
+    return widen<T>(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+// Scores of P positions (rows kr[0 .. P)) for NQ queries, hd a multiple of 8: out[i][p] =
+// q_i . k_p (unscaled). Each query's P dot products run in P accumulators whose lanes are then
+// reduced together by hadd (about 1 instruction per score instead of a 4-step horizontal sum).
+template <DType T, int NQ, int P>
+void scores(const float* q, int64_t hd, const StorageT<T>* const* kr, __m128 out[NQ]) {
+  __m256 d[NQ][P];
+  for (int i = 0; i < NQ; ++i)
+    for (int p = 0; p < P; ++p) d[i][p] = _mm256_setzero_ps();
+  for (int64_t c = 0; c < hd; c += kLanes) {
+    for (int p = 0; p < P; ++p) {
+      const __m256 kv = load8<T>(kr[p] + c);
+      for (int i = 0; i < NQ; ++i)
+        d[i][p] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i * hd + c), kv, d[i][p]);
+    }
+  }
+  for (int i = 0; i < NQ; ++i) {
+    // hadd(a, b) = [a0+a1, a2+a3, b0+b1, b2+b3 | a4+a5, a6+a7, b4+b5, b6+b7]; twice gives each
+    // position's sum of lanes 0-3 (low half) and 4-7 (high half).
+    __m256 h;
+    if constexpr (P == 4) {
+      h = _mm256_hadd_ps(_mm256_hadd_ps(d[i][0], d[i][1]), _mm256_hadd_ps(d[i][2], d[i][3]));
+    } else {
+      const __m256 h01 = _mm256_hadd_ps(d[i][0], d[i][1]);
+      h = _mm256_hadd_ps(h01, h01);
+    }
+    out[i] = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  }
+}
+
+// acc slice [c0, c0 + 8 NC) of NQ queries: acc_i = acc_i * corr_i + sum_j p_ij v_j over the nb
+// rows of the block; p (NQ, kBlock). Each p_ij is broadcast once per slice; NC x NQ accumulators.
+template <DType T, int NQ, int NC>
+void v_slice(const StorageT<T>* v, int64_t stride, int64_t nb, const float (*p)[kBlock],
+             const float* corr, int64_t hd, int64_t c0, float* acc) {
+  __m256 a[NQ][NC];
+  for (int i = 0; i < NQ; ++i)
+    for (int c = 0; c < NC; ++c)
+      a[i][c] =
+          _mm256_mul_ps(_mm256_loadu_ps(acc + i * hd + c0 + c * kLanes), _mm256_set1_ps(corr[i]));
+  for (int64_t j = 0; j < nb; ++j) {
+    const StorageT<T>* vr = v + j * stride + c0;
+    __m256 pj[NQ];
+    for (int i = 0; i < NQ; ++i) pj[i] = _mm256_set1_ps(p[i][j]);
+    for (int c = 0; c < NC; ++c) {
+      const __m256 vv = load8<T>(vr + c * kLanes);
+      for (int i = 0; i < NQ; ++i) a[i][c] = _mm256_fmadd_ps(pj[i], vv, a[i][c]);
+    }
+  }
+  for (int i = 0; i < NQ; ++i)
+    for (int c = 0; c < NC; ++c) _mm256_storeu_ps(acc + i * hd + c0 + c * kLanes, a[i][c]);
+}
+
+// update() for hd a multiple of 8 (every head dim of the model families here): the same
+// streamed softmax, with the scores 4 (NQ = 4: 2) positions at a time and V in slices of 32
+// (16) values of head_dim, so neither horizontal sums nor reloaded p values dominate.
+template <DType T, int NQ>
+void update_hd8(const float* q, int64_t hd, float scale, const StorageT<T>* k, const StorageT<T>* v,
+                int64_t stride, const float* ks, const float* vs, int64_t ss, int64_t n, float* m,
+                float* l, float* acc) {
+  constexpr int P = NQ <= 3 ? 4 : 2;   // positions per score pass: NQ x P accumulators
+  constexpr int NC = NQ <= 3 ? 4 : 2;  // vectors per V slice: NQ x NC accumulators
+  alignas(32) float s[NQ][kBlock];
+  const __m256 neg_inf = _mm256_set1_ps(-__builtin_inff());
+  for (int64_t j0 = 0; j0 < n; j0 += kBlock) {
+    const int64_t nb = min_i64(kBlock, n - j0);
+    // Scores; a pass past the block's end repeats its last row (those lanes are masked below).
+    for (int64_t j = 0; j < nb; j += P) {
+      const StorageT<T>* kr[P];
+      int64_t row[P];
+      for (int p = 0; p < P; ++p) {
+        row[p] = j0 + min_i64(j + p, nb - 1);
+        kr[p] = k + row[p] * stride;
+      }
+      __m128 sc[NQ];
+      scores<T, NQ, P>(q, hd, kr, sc);
+      __m128 sv = _mm_set1_ps(scale);
+      if constexpr (T == DType::kI8) {
+        alignas(16) float f[4] = {};
+        for (int p = 0; p < P; ++p) f[p] = scale * ks[row[p] * ss];
+        sv = _mm_load_ps(f);
+      }
+      for (int i = 0; i < NQ; ++i) {
+        const __m128 r = _mm_mul_ps(sc[i], sv);
+        if constexpr (P == 4) {
+          _mm_storeu_ps(s[i] + j, r);
+        } else {
+          _mm_storel_pi(reinterpret_cast<__m64*>(s[i] + j), r);
+        }
+      }
+    }
+    // Online softmax step, as in update().
+    const __m256i m0 = lanes(nb), m1 = lanes(nb - kLanes);
+    float corr[NQ];
+    for (int i = 0; i < NQ; ++i) {
+      const __m256 s0 = _mm256_blendv_ps(neg_inf, _mm256_load_ps(s[i]), _mm256_castsi256_ps(m0));
+      const __m256 s1 =
+          _mm256_blendv_ps(neg_inf, _mm256_load_ps(s[i] + kLanes), _mm256_castsi256_ps(m1));
+      const float mx = max_f(m[i], hmax(_mm256_max_ps(s0, s1)));
+      const __m256 mxv = _mm256_set1_ps(mx);
+      const __m256 p0 = _mm256_and_ps(exp256(_mm256_sub_ps(s0, mxv)), _mm256_castsi256_ps(m0));
+      const __m256 p1 = _mm256_and_ps(exp256(_mm256_sub_ps(s1, mxv)), _mm256_castsi256_ps(m1));
+      corr[i] =
+          m[i] == -__builtin_inff() ? 0.0f : _mm256_cvtss_f32(exp256(_mm256_set1_ps(m[i] - mx)));
+      l[i] = l[i] * corr[i] + hsum(_mm256_add_ps(p0, p1));
+      m[i] = mx;
+      _mm256_store_ps(s[i], p0);
+      _mm256_store_ps(s[i] + kLanes, p1);
+    }
+    if constexpr (T == DType::kI8) {
+      for (int64_t j = 0; j < nb; ++j) {
+        const float w = vs[(j0 + j) * ss];
+        for (int i = 0; i < NQ; ++i) s[i][j] *= w;
+      }
+    }
+    const StorageT<T>* vb = v + j0 * stride;
+    int64_t c0 = 0;
+    for (; c0 + NC * kLanes <= hd; c0 += NC * kLanes)
+      v_slice<T, NQ, NC>(vb, stride, nb, s, corr, hd, c0, acc);
+    for (; c0 < hd; c0 += kLanes) v_slice<T, NQ, 1>(vb, stride, nb, s, corr, hd, c0, acc);
+  }
+}
+
 template <DType T>
 void update_all(const float* q, int64_t n_q, int64_t hd, float scale, const KvRows& kv, int64_t n,
                 float* m, float* l, float* acc) {
@@ -167,18 +300,31 @@ void update_all(const float* q, int64_t n_q, int64_t hd, float scale, const KvRo
   for (int64_t i0 = 0; i0 < n_q; i0 += kMaxQ) {
     const float* qi = q + i0 * hd;
     float* ai = acc + i0 * hd;
+    const bool hd8 = hd % kLanes == 0;
     switch (min_i64(kMaxQ, n_q - i0)) {
       case 1:
-        update<T, 1>(qi, hd, scale, kt, vt, st, ks, vs, ss, n, m + i0, l + i0, ai);
+        if (hd8)
+          update_hd8<T, 1>(qi, hd, scale, kt, vt, st, ks, vs, ss, n, m + i0, l + i0, ai);
+        else
+          update<T, 1>(qi, hd, scale, kt, vt, st, ks, vs, ss, n, m + i0, l + i0, ai);
         break;
       case 2:
-        update<T, 2>(qi, hd, scale, kt, vt, st, ks, vs, ss, n, m + i0, l + i0, ai);
+        if (hd8)
+          update_hd8<T, 2>(qi, hd, scale, kt, vt, st, ks, vs, ss, n, m + i0, l + i0, ai);
+        else
+          update<T, 2>(qi, hd, scale, kt, vt, st, ks, vs, ss, n, m + i0, l + i0, ai);
         break;
       case 3:
-        update<T, 3>(qi, hd, scale, kt, vt, st, ks, vs, ss, n, m + i0, l + i0, ai);
+        if (hd8)
+          update_hd8<T, 3>(qi, hd, scale, kt, vt, st, ks, vs, ss, n, m + i0, l + i0, ai);
+        else
+          update<T, 3>(qi, hd, scale, kt, vt, st, ks, vs, ss, n, m + i0, l + i0, ai);
         break;
       default:
-        update<T, 4>(qi, hd, scale, kt, vt, st, ks, vs, ss, n, m + i0, l + i0, ai);
+        if (hd8)
+          update_hd8<T, 4>(qi, hd, scale, kt, vt, st, ks, vs, ss, n, m + i0, l + i0, ai);
+        else
+          update<T, 4>(qi, hd, scale, kt, vt, st, ks, vs, ss, n, m + i0, l + i0, ai);
         break;
     }
   }
