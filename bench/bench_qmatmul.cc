@@ -27,7 +27,7 @@ struct Shape {
 };
 constexpr Shape kShapes[] = {
     {"q_o_proj", 576, 576}, {"gate_up_proj", 576, 1536}, {"down_proj", 1536, 576}};
-constexpr int64_t kTokens[] = {1, 8, 512};
+constexpr int64_t kTokens[] = {1, 8, 64, 512};  // 64: a thread's share of a 512-token prefill (ops::linear splits the tokens)
 
 struct Format {
   const char* name;

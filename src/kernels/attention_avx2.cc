@@ -170,7 +170,7 @@ __m256 load8(const StorageT<T>* p) {
 
 // Scores of P positions (rows kr[0 .. P)) for NQ queries, hd a multiple of 8: out[i][p] =
 // q_i . k_p (unscaled). Each query's P dot products run in P accumulators whose lanes are then
-// reduced together by hadd (about 1 instruction per score instead of a 4-step horizontal sum).
+// reduced together (about 2 shuffles per score instead of a 4-step horizontal sum each).
 template <DType T, int NQ, int P>
 void scores(const float* q, int64_t hd, const StorageT<T>* const* kr, __m128 out[NQ]) {
   __m256 d[NQ][P];
@@ -184,16 +184,22 @@ void scores(const float* q, int64_t hd, const StorageT<T>* const* kr, __m128 out
     }
   }
   for (int i = 0; i < NQ; ++i) {
-    // hadd(a, b) = [a0+a1, a2+a3, b0+b1, b2+b3 | a4+a5, a6+a7, b4+b5, b6+b7]; twice gives each
-    // position's sum of lanes 0-3 (low half) and 4-7 (high half).
-    __m256 h;
+    // A 4 x 8 transpose-and-add by unpacks and shuffles (vhaddps is 2 cycles a piece on Zen 3):
+    // lanes l and l + 2 of each 128-bit half, then l and l + 1, then the two halves.
     if constexpr (P == 4) {
-      h = _mm256_hadd_ps(_mm256_hadd_ps(d[i][0], d[i][1]), _mm256_hadd_ps(d[i][2], d[i][3]));
+      const __m256 s01 =
+          _mm256_add_ps(_mm256_unpacklo_ps(d[i][0], d[i][1]), _mm256_unpackhi_ps(d[i][0], d[i][1]));
+      const __m256 s23 =
+          _mm256_add_ps(_mm256_unpacklo_ps(d[i][2], d[i][3]), _mm256_unpackhi_ps(d[i][2], d[i][3]));
+      const __m256 h = _mm256_add_ps(_mm256_shuffle_ps(s01, s23, _MM_SHUFFLE(1, 0, 1, 0)),
+                                     _mm256_shuffle_ps(s01, s23, _MM_SHUFFLE(3, 2, 3, 2)));
+      out[i] = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
     } else {
-      const __m256 h01 = _mm256_hadd_ps(d[i][0], d[i][1]);
-      h = _mm256_hadd_ps(h01, h01);
+      const __m256 s01 =
+          _mm256_add_ps(_mm256_unpacklo_ps(d[i][0], d[i][1]), _mm256_unpackhi_ps(d[i][0], d[i][1]));
+      const __m256 h = _mm256_add_ps(s01, _mm256_shuffle_ps(s01, s01, _MM_SHUFFLE(1, 0, 3, 2)));
+      out[i] = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));  // [s0 s1 s0 s1]
     }
-    out[i] = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
   }
 }
 

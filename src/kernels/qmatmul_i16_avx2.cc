@@ -17,8 +17,8 @@
 namespace quanta::kernels::avx2 {
 namespace {
 
-constexpr int64_t kRows = 16;        // rows per block
-constexpr int64_t kHalf = 8;         // rows per vector
+constexpr int64_t kRows = 16;  // rows per block
+constexpr int64_t kHalf = 8;   // rows per vector
 // Decode (NH = 2) prefetches the weights this many bytes ahead: the hardware prefetcher alone left
 // the core waiting on DRAM (Zen 3, a 60 MB int4 layer stack streamed on one core: 5.8-6.3 ->
 // 4.1-4.5 ms; bench_decode_stream).
@@ -133,9 +133,168 @@ void half_tile(const int16_t* xq, const float* xs, const float* xz, const Matrix
   }
 }
 
+// ---- Many tokens (prefill): activations pre-broadcast, columns in chunks. ----
+// A broadcast from memory costs a vector ALU slot on Zen 3 (measured: 8 vpbroadcastd beside 16
+// vpand take 7.1 instead of 4 cycles), and the tiles above spend one per code pair, token and
+// 8 rows. Here each (token, pair) is broadcast once per call into scratch, so the madds take their
+// activation operand from L1 instead; the columns go in chunks of kChunkBlocks blocks so that a
+// chunk's broadcasts for kGemmTokens tokens (16 KB) stay in L1, and a chunk's W (n x 64 bytes)
+// in L2 while the token groups pass over it. Each row's f32 sum is carried across chunks in y,
+// block after block in the order of half_tile, so the result has the same bits.
+constexpr int kGemmTokens = 8;                 // tokens per pass over a half block
+constexpr int64_t kChunkBlocks = 4;            // 32-column blocks per chunk
+constexpr int64_t kPairs = 16 * kChunkBlocks;  // code pairs per chunk
+constexpr int64_t kGemmFrom = 16;              // m from which run() takes this path
+
+// Keeps v in a register at this point: the int32 sums are otherwise reassociated by the compiler
+// into trees of madd results that spill (GCC 12, T = 8), where one running sum per token suffices.
+inline void pin(__m256i& v) { asm("" : "+x"(v)); }
+
+// What chunk_tile needs of W and the chunk, computed once per chunk (not per tile: the integer
+// divisions alone cost a fifth of a tile's time).
+struct Chunk {
+  const uint8_t* w = nullptr;  // W's codes
+  int64_t block_bytes = 0;     // bytes per 16-row block
+  int64_t nb = 0, ng = 0;      // 32-column blocks per row, weight groups per row
+  int64_t b0 = 0, b1 = 0;      // the chunk's blocks
+  int64_t g0 = 0, g0_end = 0;  // group of block b0, and the first block of the next group
+  int64_t bpg = 0;             // blocks per group
+};
+
+// Tokens 0 .. T - 1 against half h of block rb, over the chunk's blocks. xb holds the chunk's
+// broadcast pairs, kPairs vectors per token (token t at xb + t * kPairs); f starts at 0 (first
+// chunk) or from y, and is stored back to y (rows in [n0, n1) only).
+template <bool kInt4, bool kF16, int T>
+void chunk_tile(const __m256i* xb, const float* xs, const float* xz, const MatrixView& w,
+                const Chunk& c, int64_t rb, int h, int64_t n0, int64_t n1, float* y, int64_t ldy) {
+  const __m256i nibbles = _mm256_set1_epi32(0x000f000f);
+  const uint8_t* base = c.w + rb * c.block_bytes;
+  const int64_t row0 = rb * kRows + h * kHalf;
+  const bool whole = row0 >= n0 && row0 + kHalf <= n1;
+  const __m256i mask = lanes_between(n0 - row0, n1 - row0);
+  __m256 f[T];
+  for (int t = 0; t < T; ++t) {
+    if (c.b0 == 0)
+      f[t] = _mm256_setzero_ps();
+    else
+      f[t] = whole ? _mm256_loadu_ps(y + t * ldy + row0)
+                   : _mm256_maskload_ps(y + t * ldy + row0, mask);
+  }
+  int64_t g = c.g0, g_end = c.g0_end;
+  for (int64_t b = c.b0; b < c.b1; ++b) {
+    if (b == g_end) {
+      ++g;
+      g_end += c.bpg;
+    }
+    const __m256i* xc = xb + (b - c.b0) * 16;  // this block's 16 pairs
+    __m256i acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_si256();
+    if constexpr (kInt4) {
+      for (int o = 0; o < 4; ++o) {
+        const __m256i line =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(base + (4 * b + o) * 64 + h * 32));
+        const __m256i wv[4] = {_mm256_and_si256(line, nibbles),
+                               _mm256_and_si256(_mm256_srli_epi32(line, 4), nibbles),
+                               _mm256_and_si256(_mm256_srli_epi32(line, 8), nibbles),
+                               _mm256_and_si256(_mm256_srli_epi32(line, 12), nibbles)};
+        for (int q = 0; q < 4; ++q)
+          for (int t = 0; t < T; ++t) {
+            acc[t] = _mm256_add_epi32(
+                acc[t], _mm256_madd_epi16(wv[q], _mm256_load_si256(xc + t * kPairs + 4 * o + q)));
+            pin(acc[t]);
+          }
+      }
+    } else {
+      for (int j = 0; j < 16; ++j) {
+        const __m256i wv = _mm256_cvtepi8_epi16(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + (16 * b + j) * 32 + h * 16)));
+        for (int t = 0; t < T; ++t) {
+          acc[t] = _mm256_add_epi32(acc[t],
+                                    _mm256_madd_epi16(wv, _mm256_load_si256(xc + t * kPairs + j)));
+          pin(acc[t]);
+        }
+      }
+    }
+    const int64_t at = (rb * c.ng + g) * kRows + h * kHalf;
+    const __m256 sv = block_vec<kF16>(w.scales, w.scales_f16, at);
+    __m256 zs = _mm256_setzero_ps();
+    if constexpr (kInt4) {
+      const bool asym = kF16 ? w.zeros_f16 != nullptr : w.zeros != nullptr;
+      zs = _mm256_mul_ps(asym ? block_vec<kF16>(w.zeros, w.zeros_f16, at) : _mm256_set1_ps(8.0f),
+                         sv);
+    }
+    for (int t = 0; t < T; ++t) {
+      const __m256 st = _mm256_mul_ps(sv, _mm256_set1_ps(xs[t * c.nb + b]));
+      f[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[t]), st, f[t]);
+      if constexpr (kInt4) f[t] = _mm256_fnmadd_ps(zs, _mm256_set1_ps(xz[t * c.nb + b]), f[t]);
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    if (whole)
+      _mm256_storeu_ps(y + t * ldy + row0, f[t]);
+    else
+      _mm256_maskstore_ps(y + t * ldy + row0, mask, f[t]);
+  }
+}
+
+// Tokens [0, T) (at xq, xs, xz, y), every row block in [n0, n1), the chunk's blocks.
+template <bool kInt4, bool kF16, int T>
+void chunk_rows(const int16_t* xq, const float* xs, const float* xz, __m256i* xb,
+                const MatrixView& w, const Chunk& c, int64_t n0, int64_t n1, float* y,
+                int64_t ldy) {
+  const int64_t kp = c.nb * 32;
+  for (int t = 0; t < T; ++t)
+    for (int64_t p = 0; p < (c.b1 - c.b0) * 16; ++p)
+      _mm256_store_si256(xb + t * kPairs + p, pair(xq + t * kp + 2 * (c.b0 * 16 + p)));
+  for (int64_t rb = n0 / kRows; rb * kRows < n1; ++rb)
+    for (int h = 0; h < 2; ++h) {
+      const int64_t row0 = rb * kRows + h * kHalf;
+      if (row0 + kHalf <= n0 || row0 >= n1) continue;
+      chunk_tile<kInt4, kF16, T>(xb, xs, xz, w, c, rb, h, n0, n1, y, ldy);
+    }
+}
+
+template <bool kInt4, bool kF16>
+void run_chunked(const int16_t* xq, const float* xs, const float* xz, int64_t m,
+                 const MatrixView& w, int64_t n0, int64_t n1, float* y, int64_t ldy) {
+  const int64_t kp = padded(w.cols);
+  Chunk c;
+  c.w = static_cast<const uint8_t*>(w.data);
+  c.block_bytes = kInt4 ? 8 * kp : 16 * kp;
+  c.nb = kp / 32;
+  c.ng = n_groups(w);
+  c.bpg = c.ng == 1 ? c.nb : group_cols(w) / 32;
+  auto* xb = reinterpret_cast<__m256i*>(qmatmul_scratch(kGemmTokens * kPairs * 8));
+  for (c.b0 = 0; c.b0 < c.nb; c.b0 += kChunkBlocks) {
+    c.b1 = c.b0 + kChunkBlocks < c.nb ? c.b0 + kChunkBlocks : c.nb;
+    c.g0 = c.b0 / c.bpg;
+    c.g0_end = (c.g0 + 1) * c.bpg;
+    const int64_t nb = c.nb;
+    int64_t i = 0;
+    auto at = [&](int64_t t) { return xq + t * kp; };
+    for (; i + kGemmTokens <= m; i += kGemmTokens)
+      chunk_rows<kInt4, kF16, kGemmTokens>(at(i), xs + i * nb, xz + i * nb, xb, w, c, n0, n1,
+                                           y + i * ldy, ldy);
+    if (i + 4 <= m) {
+      chunk_rows<kInt4, kF16, 4>(at(i), xs + i * nb, xz + i * nb, xb, w, c, n0, n1, y + i * ldy,
+                                 ldy);
+      i += 4;
+    }
+    if (i + 2 <= m) {
+      chunk_rows<kInt4, kF16, 2>(at(i), xs + i * nb, xz + i * nb, xb, w, c, n0, n1, y + i * ldy,
+                                 ldy);
+      i += 2;
+    }
+    if (i < m)
+      chunk_rows<kInt4, kF16, 1>(at(i), xs + i * nb, xz + i * nb, xb, w, c, n0, n1, y + i * ldy,
+                                 ldy);
+  }
+}
+
 template <bool kInt4, bool kF16>
 void run(const int16_t* xq, const float* xs, const float* xz, int64_t m, const MatrixView& w,
          int64_t n0, int64_t n1, float* y, int64_t ldy) {
+  if (m >= kGemmFrom) return run_chunked<kInt4, kF16>(xq, xs, xz, m, w, n0, n1, y, ldy);
   const int64_t kp = padded(w.cols), nb = kp / 32;
   const int64_t rb_end = (n1 + kRows - 1) / kRows;
   for (int64_t rb = n0 / kRows; rb < rb_end; ++rb) {

@@ -66,7 +66,16 @@ void tile(const int16_t* xq, const float* xs, const float* xz, const MatrixView&
   __m512 f[NB][T];
   for (int q = 0; q < NB; ++q)
     for (int t = 0; t < T; ++t) f[q][t] = _mm512_setzero_ps();
+  // The group of block b is b * 32 / gc, advanced here without a division per block (an idiv
+  // per block cost the AVX2 twin of this kernel about a third of its decode time on Zen 3).
+  // Grouped: gc is a multiple of 32; per channel: one group, never advanced.
+  const int64_t bpg = ng == 1 ? nb : gc / 32;
+  int64_t g = 0, g_end = bpg;
   for (int64_t b = 0; b < nb; ++b) {
+    if (b == g_end) {
+      ++g;
+      g_end += bpg;
+    }
     __m512i acc[NB][T][A];
     for (int q = 0; q < NB; ++q)
       for (int t = 0; t < T; ++t)
@@ -96,7 +105,6 @@ void tile(const int16_t* xq, const float* xs, const float* xz, const MatrixView&
         }
       }
     }
-    const int64_t g = b * 32 / gc;
     for (int q = 0; q < NB; ++q) {
       const int64_t at = ((rb + q) * ng + g) * kRows;
       const __m512 sv = block_vec<kF16>(w.scales, w.scales_f16, at);

@@ -28,7 +28,7 @@ constexpr double kQRelTol = 1e-5;
 // W8A8 sums int8 products exactly in int32 and every level scales in the same order: equal.
 
 const int64_t kSizes[] = {1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64};
-const int64_t kTokens[] = {1, 2, 3, 7, 16, 17, 40};
+const int64_t kTokens[] = {1, 2, 3, 7, 16, 17, 23, 40};  // 23 = 8 + 8 + 4 + 2 + 1 (prefill tiles)
 constexpr int64_t kN = 37;  // rows of W: odd, not a multiple of any block
 struct Range {
   int64_t n0, n1;
