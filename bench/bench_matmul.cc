@@ -23,7 +23,7 @@ struct Shape {
   int64_t k, n;  // W (n, k)
 };
 constexpr Shape kShapes[] = {
-    {"q_o_proj", 576, 576},  {"k_v_proj", 576, 192},   {"gate_up_proj", 576, 1536},
+    {"q_o_proj", 576, 576},   {"k_v_proj", 576, 192},  {"gate_up_proj", 576, 1536},
     {"down_proj", 1536, 576}, {"lm_head", 576, 49152},
 };
 constexpr int64_t kTokens[] = {1, 64, 512};
@@ -71,7 +71,47 @@ void bm_matmul(benchmark::State& state, Isa isa, DType t, int64_t m, Shape s) {
         Counter(double(w.size()), Counter::kIsIterationInvariantRate, Counter::kIs1000);
 }
 
+// Prefill attention's two products for one head and a block of 64 query rows over 512 keys
+// (head_dim 64): S = Q K^T by matmul (K as the weight rows), and O = S V by matmul_nn (V as cached,
+// row-major (keys, head_dim)). Equal FLOPs.
+void bm_attention_qk(benchmark::State& state, Isa isa) {
+  constexpr int64_t kRows = 64, kKeys = 512, kHd = 64;
+  const std::vector<float> q = random_floats(kRows * kHd, 3), k = random_floats(kKeys * kHd, 4);
+  std::vector<float> s(static_cast<size_t>(kRows * kKeys));
+  for (auto _ : state) {
+    matmul(q.data(), kRows, kHd, k.data(), DType::kF32, 0, kKeys, s.data(), kKeys, isa);
+    benchmark::DoNotOptimize(s.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["FLOP/s"] =
+      benchmark::Counter(2.0 * kRows * kKeys * kHd, benchmark::Counter::kIsIterationInvariantRate,
+                         benchmark::Counter::kIs1000);
+}
+void bm_attention_sv(benchmark::State& state, Isa isa) {
+  constexpr int64_t kRows = 64, kKeys = 512, kHd = 64;
+  const std::vector<float> s = random_floats(kRows * kKeys, 5), v = random_floats(kKeys * kHd, 6);
+  std::vector<float> o(static_cast<size_t>(kRows * kHd));
+  for (auto _ : state) {
+    matmul_nn(s.data(), kRows, kKeys, kKeys, v.data(), kHd, kHd, o.data(), kHd, isa);
+    benchmark::DoNotOptimize(o.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["FLOP/s"] =
+      benchmark::Counter(2.0 * kRows * kKeys * kHd, benchmark::Counter::kIsIterationInvariantRate,
+                         benchmark::Counter::kIs1000);
+}
+
 bool register_all() {
+  for (Isa isa : supported_isas()) {
+    if (isa == Isa::kScalar) continue;
+    const std::string level(isa_name(isa));
+    benchmark::RegisterBenchmark(("prefill_attention/" + level + "/qk").c_str(), bm_attention_qk,
+                                 isa)
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("prefill_attention/" + level + "/sv").c_str(), bm_attention_sv,
+                                 isa)
+        ->Unit(benchmark::kMicrosecond);
+  }
   for (Isa isa : supported_isas()) {
     for (DType t : kWeightTypes) {
       for (int64_t m : kTokens) {
@@ -83,7 +123,8 @@ bool register_all() {
           if (is_lm_head && m > 64) continue;
           const std::string name = "matmul/" + std::string(isa_name(isa)) + "/" +
                                    std::string(dtype_name(t)) + "/m=" + std::to_string(m) + "/" +
-                                   s.name + "/k=" + std::to_string(s.k) + ",n=" + std::to_string(s.n);
+                                   s.name + "/k=" + std::to_string(s.k) +
+                                   ",n=" + std::to_string(s.n);
           benchmark::RegisterBenchmark(name.c_str(), bm_matmul, isa, t, m, s)
               ->Unit(benchmark::kMicrosecond);
         }

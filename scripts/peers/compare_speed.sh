@@ -5,6 +5,9 @@
 # output matrix in int8 as llama.cpp's Q8_0 and Q4_0 files hold it: Q8_0, as 576 columns are no
 # multiple of Q6_K's 256). Needs scripts/peers/llama_cpp.sh (llama-bench,
 # llama-quantize). Not in CI. Usage: scripts/peers/compare_speed.sh [THREADS=2]
+# ROUNDS=N (default 3): each row is measured N times, quanta and llama.cpp alternating, and the
+# table gives the medians (ratios: the median of the per-round ratios), so a slow spell of a shared
+# VM does not land on one side only; the raw rounds go to build/speed/compare_raw.txt.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
@@ -41,15 +44,28 @@ lb() {
   d=$("$bin/llama-bench" -m "$1" -p 0 -n 128 -d 512 -fa 0,1 -t "$threads" -r 3 -o csv 2>/dev/null | ts)
   echo "$p $d"
 }
+rounds=${ROUNDS:-3}
+raw=$work/compare_raw.txt
+: > "$raw"
 echo "| quanta | prefill tok/s | decode tok/s | decode % roofline | llama.cpp | prefill tok/s | decode tok/s | quanta/llama.cpp prefill | decode |"
 echo "|---|---:|---:|---:|---|---:|---:|---:|---:|"
+# Median of the numbers on stdin.
+median() { sort -g | awk '{v[NR]=$1} END {if (NR == 0) exit; if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 row() {  # quanta_dir label [gguf label [quanta bench args...]]
-  read -r qp qd qr < <(qb "$1" "${@:5}")
+  local r qp qd qr lp ld rows=()
+  for r in $(seq "$rounds"); do
+    read -r qp qd qr < <(qb "$1" "${@:5}")
+    if [ -n "${3:-}" ]; then read -r lp ld < <(lb "$3"); else lp=0; ld=0; fi
+    echo "$2 | round $r | $qp $qd ${qr%\%} $lp $ld" >> "$raw"
+    rows+=("$qp $qd ${qr%\%} $lp $ld")
+  done
+  col() { printf '%s\n' "${rows[@]}" | awk -v c="$1" '{print $c}' | median; }
+  ratio() { printf '%s\n' "${rows[@]}" | awk -v a="$1" -v b="$2" '$b > 0 {print $a / $b}' | median; }
   if [ -n "${3:-}" ]; then
-    read -r lp ld < <(lb "$3")
-    echo "| $2 | $qp | $qd | $qr | $4 | $lp | $ld | $(awk -v a="$qp" -v b="$lp" 'BEGIN{printf "%.2fx", a/b}') | $(awk -v a="$qd" -v b="$ld" 'BEGIN{printf "%.2fx", a/b}') |"
+    printf '| %s | %.1f | %.1f | %.1f%% | %s | %.1f | %.1f | %.2fx | %.2fx |\n' "$2" "$(col 1)" "$(col 2)" "$(col 3)" \
+      "$4" "$(col 4)" "$(col 5)" "$(ratio 1 4)" "$(ratio 2 5)"
   else
-    echo "| $2 | $qp | $qd | $qr | - | | | | |"
+    printf '| %s | %.1f | %.1f | %.1f%% | - | | | | |\n' "$2" "$(col 1)" "$(col 2)" "$(col 3)"
   fi
 }
 row "$model" "F32" "$work/f16.gguf" "F16"
@@ -59,3 +75,4 @@ row "$work/w8a16" "W8A16, --lm-head int8" "$work/Q8_0.gguf" "Q8_0" --lm-head int
 row "$work/w4a16-g32" "W4A16 g32 sym, --lm-head int8" "$work/Q4_0.gguf" "Q4_0" --lm-head int8
 row "$work/w8a8" "W8A8 (int8 x int8)"
 row "$work/fp8-dynamic" "FP8_DYNAMIC"
+echo "rounds: $rounds per row (medians; raw: $raw)"
