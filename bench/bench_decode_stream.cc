@@ -29,14 +29,18 @@ constexpr int64_t kLayers = 30, kHidden = 576, kFf = 1536, kKv = 192;
 
 struct Format {
   const char* name;
+  QuantType type;
   int bits;  // 0: dense BF16
   int64_t group;
   ActQuant act;
 };
 constexpr Format kFormats[] = {
-    {"W4A16_g32", 4, 32, ActQuant::kNone}, {"W4A16_g64", 4, 64, ActQuant::kNone},
-    {"W8A16", 8, 0, ActQuant::kNone},      {"W8A8", 8, 0, ActQuant::kInt8PerToken},
-    {"BF16", 0, 0, ActQuant::kNone},
+    {"W4A16_g32", QuantType::kInt, 4, 32, ActQuant::kNone},
+    {"W4A16_g64", QuantType::kInt, 4, 64, ActQuant::kNone},
+    {"W8A16", QuantType::kInt, 8, 0, ActQuant::kNone},
+    {"W8A8", QuantType::kInt, 8, 0, ActQuant::kInt8PerToken},
+    {"FP8_DYNAMIC", QuantType::kFloat, 8, 0, ActQuant::kFp8PerToken},
+    {"BF16", QuantType::kInt, 0, 0, ActQuant::kNone},
 };
 
 std::vector<float> random_floats(int64_t n, uint64_t seed) {
@@ -73,6 +77,7 @@ Stack make_stack(const Format& f) {
         s.views.push_back(MatrixView{s.dense.back().data(), DType::kBF16, n, k});
       } else {
         QuantArgs a;
+        a.type = f.type;
         a.num_bits = f.bits;
         a.symmetric = true;
         a.group_size = f.group;

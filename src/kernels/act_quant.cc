@@ -31,7 +31,9 @@ float token_scale(const float* x, int64_t k, float half_range) {
 }
 
 // One int8 code: x / s, clamped to [-128, 127], rounded to nearest even.
-int8_t int8_code(float x, float s) { return int8_t(std::nearbyint(std::clamp(x / s, -128.0f, 127.0f))); }
+int8_t int8_code(float x, float s) {
+  return int8_t(std::nearbyint(std::clamp(x / s, -128.0f, 127.0f)));
+}
 
 }  // namespace
 
@@ -74,9 +76,12 @@ void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t 
   QUANTA_ASSERT(m >= 0 && k >= 1 && ldq >= k);
   QUANTA_ASSERT(static_cast<int>(isa) <= static_cast<int>(detected_isa()));
   switch (isa) {
-    case Isa::kScalar: return ref::quantize_act_int8(x, m, k, q, ldq, scales);
-    case Isa::kAvx2: return avx2::quantize_act_int8(x, m, k, q, ldq, scales);
-    case Isa::kAvx512: return avx512::quantize_act_int8(x, m, k, q, ldq, scales);
+    case Isa::kScalar:
+      return ref::quantize_act_int8(x, m, k, q, ldq, scales);
+    case Isa::kAvx2:
+      return avx2::quantize_act_int8(x, m, k, q, ldq, scales);
+    case Isa::kAvx512:
+      return avx512::quantize_act_int8(x, m, k, q, ldq, scales);
   }
 }
 
@@ -89,8 +94,7 @@ void fake_quant_act_int8(const float* x, int64_t m, int64_t k, float* out) {
   for (int64_t i = 0; i < m; ++i) {
     const float* xi = x + i * k;
     const float s = token_scale(xi, k, 127.5f);
-    for (int64_t c = 0; c < k; ++c)
-      out[i * k + c] = float(int8_code(xi[c], s)) * s;
+    for (int64_t c = 0; c < k; ++c) out[i * k + c] = float(int8_code(xi[c], s)) * s;
   }
 }
 
@@ -140,13 +144,28 @@ float e4m3_round(float f) {
   return std::copysign(r, f);
 }
 
+float act_fp8_scale(float absmax) { return scale_for(absmax, 448.0f); }  // (448 - (-448)) / 2
+
+namespace ref {
 void fake_quant_act_fp8(const float* x, int64_t m, int64_t k, float* out) {
   for (int64_t i = 0; i < m; ++i) {
     const float* xi = x + i * k;
-    const float s = token_scale(xi, k, 448.0f);  // (448 - (-448)) / 2
+    const float s = token_scale(xi, k, 448.0f);
     for (int64_t c = 0; c < k; ++c)
       out[i * k + c] = e4m3_round(std::clamp(xi[c] / s, -448.0f, 448.0f)) * s;
   }
+}
+}  // namespace ref
+
+void fake_quant_act_fp8(const float* x, int64_t m, int64_t k, float* out, Isa isa) {
+  QUANTA_ASSERT(m >= 0 && k >= 1);
+  QUANTA_ASSERT(static_cast<int>(isa) <= static_cast<int>(detected_isa()));
+  if (isa == Isa::kScalar) return ref::fake_quant_act_fp8(x, m, k, out);
+  return avx2::fake_quant_act_fp8(x, m, k, out);
+}
+
+void fake_quant_act_fp8(const float* x, int64_t m, int64_t k, float* out) {
+  fake_quant_act_fp8(x, m, k, out, active_isa());
 }
 
 }  // namespace quanta::kernels

@@ -17,11 +17,11 @@ constexpr int64_t kSplitTokensFrom = 64;
 // Scratch of the calling thread (linear is called from one thread at a time per model; the
 // pool's workers only read these).
 struct Scratch {
-  std::vector<float> xf;   // x gathered to W's column order and/or fake-quantized
-  std::vector<int8_t> xq;  // int8 activation codes (W8A8)
-  std::vector<float> sx;   // their per-token scales
-  std::vector<int16_t> xq16;         // int16 activation codes (int4 / int8 weight-only kernels)
-  std::vector<float> xs16, xz16;     // their block scales, and scales times code sums
+  std::vector<float> xf;          // x gathered to W's column order and/or fake-quantized
+  std::vector<int8_t> xq;         // int8 activation codes (W8A8)
+  std::vector<float> sx;          // their per-token scales
+  std::vector<int16_t> xq16;      // int16 activation codes (int4 / int8 weight-only kernels)
+  std::vector<float> xs16, xz16;  // their block scales, and scales times code sums
 };
 Scratch& scratch() {
   thread_local Scratch s;
@@ -34,12 +34,14 @@ void split(int64_t m, int64_t n, ThreadPool& pool, const Body& body) {
   if (m >= kSplitTokensFrom) {
     // Prefill: each thread takes a block of tokens and all of W, so the kernel's packing of X is
     // not repeated by every thread (W is shared through the last-level cache).
-    pool.parallel_for(m, [&](int64_t i0, int64_t i1, int) { body(i0, i1, 0, n); }, 32);
+    pool.parallel_for(
+        m, [&](int64_t i0, int64_t i1, int) { body(i0, i1, 0, n); }, 32);
     return;
   }
   // Decode: split W's rows; chunks of 16 rows keep every thread's tile aligned to the kernels'
   // row blocking (and to the 16-row blocks of kInt8Vnni).
-  pool.parallel_for(n, [&](int64_t n0, int64_t n1, int) { body(0, m, n0, n1); }, 16);
+  pool.parallel_for(
+      n, [&](int64_t n0, int64_t n1, int) { body(0, m, n0, n1); }, 16);
 }
 
 // What a kernel takes as input: int8 codes (W8A8), int16 codes (int4 / int8 weight-only), or f32.
@@ -119,11 +121,13 @@ void linear_fused(const float* x, int64_t m, const LinearPart* parts, int64_t n_
       quantize(0, m, 0);
     }
     split(m, n, pool, [&](int64_t i0, int64_t i1, int64_t n0, int64_t n1) {
-      each_part(i0, i1, n0, n1, [&](const LinearPart& p, int64_t a0, int64_t a1, int64_t r0, int64_t r1) {
-        const int64_t ny = p.w->rows;
-        kernels::qmatmul_i16(s.xq16.data() + a0 * kp, s.xs16.data() + a0 * nb,
-                             s.xz16.data() + a0 * nb, a1 - a0, *p.w, r0, r1, p.y + a0 * ny, ny, isa);
-      });
+      each_part(i0, i1, n0, n1,
+                [&](const LinearPart& p, int64_t a0, int64_t a1, int64_t r0, int64_t r1) {
+                  const int64_t ny = p.w->rows;
+                  kernels::qmatmul_i16(s.xq16.data() + a0 * kp, s.xs16.data() + a0 * nb,
+                                       s.xz16.data() + a0 * nb, a1 - a0, *p.w, r0, r1,
+                                       p.y + a0 * ny, ny, isa);
+                });
     });
     return;
   }
@@ -132,41 +136,57 @@ void linear_fused(const float* x, int64_t m, const LinearPart* parts, int64_t n_
     s.xq.resize(size_t(m * ldq));
     s.sx.resize(size_t(m));
     if (m >= kSplitTokensFrom) {  // prefill: each thread quantizes a block of tokens
-      pool.parallel_for(m, [&](int64_t i0, int64_t i1, int) {
-        kernels::quantize_act_int8(xin + i0 * k, i1 - i0, k, s.xq.data() + i0 * ldq, ldq, s.sx.data() + i0, isa);
-      }, 32);
+      pool.parallel_for(
+          m,
+          [&](int64_t i0, int64_t i1, int) {
+            kernels::quantize_act_int8(xin + i0 * k, i1 - i0, k, s.xq.data() + i0 * ldq, ldq,
+                                       s.sx.data() + i0, isa);
+          },
+          32);
     } else {
       kernels::quantize_act_int8(xin, m, k, s.xq.data(), ldq, s.sx.data(), isa);
     }
     split(m, n, pool, [&](int64_t i0, int64_t i1, int64_t n0, int64_t n1) {
-      each_part(i0, i1, n0, n1, [&](const LinearPart& p, int64_t a0, int64_t a1, int64_t r0, int64_t r1) {
-        const int64_t ny = p.w->rows;
-        kernels::qmatmul_a8(s.xq.data() + a0 * ldq, s.sx.data() + a0, a1 - a0, ldq, *p.w, r0, r1,
-                            p.y + a0 * ny, ny, isa);
-      });
+      each_part(i0, i1, n0, n1,
+                [&](const LinearPart& p, int64_t a0, int64_t a1, int64_t r0, int64_t r1) {
+                  const int64_t ny = p.w->rows;
+                  kernels::qmatmul_a8(s.xq.data() + a0 * ldq, s.sx.data() + a0, a1 - a0, ldq, *p.w,
+                                      r0, r1, p.y + a0 * ny, ny, isa);
+                });
     });
     return;
   }
   if (w0.act != ActQuant::kNone) {
     // Other weights under activation quantization: quantize-dequantize x, then the f32 kernels.
     s.xf.resize(size_t(m * k));
-    if (w0.act == ActQuant::kInt8PerToken) {
-      kernels::fake_quant_act_int8(xin, m, k, s.xf.data());
+    const float* src = xin;
+    float* dst = s.xf.data();
+    auto fake_quant = [&](int64_t i0, int64_t i1, int) {
+      if (w0.act == ActQuant::kInt8PerToken) {
+        kernels::fake_quant_act_int8(src + i0 * k, i1 - i0, k, dst + i0 * k);
+      } else {
+        kernels::fake_quant_act_fp8(src + i0 * k, i1 - i0, k, dst + i0 * k, isa);
+      }
+    };
+    if (m >= kSplitTokensFrom) {  // prefill: each thread a block of tokens
+      pool.parallel_for(m, fake_quant, 32);
     } else {
-      kernels::fake_quant_act_fp8(xin, m, k, s.xf.data());
+      fake_quant(0, m, 0);
     }
-    xin = s.xf.data();
+    xin = dst;
   }
   split(m, n, pool, [&](int64_t i0, int64_t i1, int64_t n0, int64_t n1) {
-    each_part(i0, i1, n0, n1, [&](const LinearPart& p, int64_t a0, int64_t a1, int64_t r0, int64_t r1) {
-      const MatrixView& w = *p.w;
-      const int64_t ny = w.rows;
-      if (w.compressed()) {
-        kernels::qmatmul(xin + a0 * k, a1 - a0, w, r0, r1, p.y + a0 * ny, ny, isa);
-      } else {
-        kernels::matmul(xin + a0 * k, a1 - a0, k, w.data, w.dtype, r0, r1, p.y + a0 * ny, ny, isa);
-      }
-    });
+    each_part(i0, i1, n0, n1,
+              [&](const LinearPart& p, int64_t a0, int64_t a1, int64_t r0, int64_t r1) {
+                const MatrixView& w = *p.w;
+                const int64_t ny = w.rows;
+                if (w.compressed()) {
+                  kernels::qmatmul(xin + a0 * k, a1 - a0, w, r0, r1, p.y + a0 * ny, ny, isa);
+                } else {
+                  kernels::matmul(xin + a0 * k, a1 - a0, k, w.data, w.dtype, r0, r1, p.y + a0 * ny,
+                                  ny, isa);
+                }
+              });
   });
 }
 

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -57,7 +57,8 @@ TEST(ActQuant, Int8MatchesRtnRules) {
     for (int64_t c = 0; c < k; ++c) {
       const int32_t code = quantize_value(x[size_t(i * k + c)], p, a);
       ASSERT_EQ(q[size_t(i * ldq + c)], code) << "token " << i << " col " << c;
-      ASSERT_EQ(fq[size_t(i * k + c)], dequantize_value(code, p, a)) << "token " << i << " col " << c;
+      ASSERT_EQ(fq[size_t(i * k + c)], dequantize_value(code, p, a))
+          << "token " << i << " col " << c;
     }
     for (int64_t c = k; c < ldq; ++c) ASSERT_EQ(q[size_t(i * ldq + c)], 0);
   }
@@ -84,7 +85,8 @@ TEST(ActQuant, Int8SimdLevelsMatchReference) {
       std::vector<float> got_s(static_cast<size_t>(m));
       quantize_act_int8(x.data(), m, k, got.data(), ldq, got_s.data(), isa);
       for (int64_t i = 0; i < m; ++i) {
-        ASSERT_EQ(got_s[size_t(i)], want_s[size_t(i)]) << isa_name(isa) << " k " << k << " token " << i;
+        ASSERT_EQ(got_s[size_t(i)], want_s[size_t(i)])
+            << isa_name(isa) << " k " << k << " token " << i;
         for (int64_t c = 0; c < ldq; ++c) {
           if (i == 4 && c == k / 2) continue;  // the NaN's own code is unspecified
           ASSERT_EQ(got[size_t(i * ldq + c)], want[size_t(i * ldq + c)])
@@ -103,7 +105,8 @@ TEST(ActQuant, Int16SimdLevelsMatchReference) {
     const int64_t m = 6, kp = (k + 31) / 32 * 32 + 32, nb = kp / 32;  // one extra padding block
     std::vector<float> x = activations(m, k);
     // Row 3: each block's largest |x| is 32767 (scale 1), so x / s = x: ties at n + 0.5.
-    for (int64_t c = 0; c < k; ++c) x[size_t(3 * k + c)] = c % 32 == 0 ? 32767.0f : float(c % 64) - 20.5f;
+    for (int64_t c = 0; c < k; ++c)
+      x[size_t(3 * k + c)] = c % 32 == 0 ? 32767.0f : float(c % 64) - 20.5f;
     x[size_t(4 * k + k / 2)] = NAN;
     for (int64_t c = 0; c < std::min<int64_t>(k, 32); ++c) x[size_t(5 * k + c)] = 0.0f;
     if (k > 40) x[size_t(5 * k + 40)] = INFINITY;
@@ -119,8 +122,10 @@ TEST(ActQuant, Int16SimdLevelsMatchReference) {
       quantize_act_i16(x.data(), m, k, got.data(), kp, got_s.data(), got_z.data(), isa);
       ASSERT_EQ(got, want) << isa_name(isa) << " k " << k;
       for (size_t b = 0; b < got_s.size(); ++b) {
-        ASSERT_EQ(std::memcmp(&got_s[b], &want_s[b], 4), 0) << isa_name(isa) << " k " << k << " block " << b;
-        ASSERT_EQ(std::memcmp(&got_z[b], &want_z[b], 4), 0) << isa_name(isa) << " k " << k << " block " << b;
+        ASSERT_EQ(std::memcmp(&got_s[b], &want_s[b], 4), 0)
+            << isa_name(isa) << " k " << k << " block " << b;
+        ASSERT_EQ(std::memcmp(&got_z[b], &want_z[b], 4), 0)
+            << isa_name(isa) << " k " << k << " block " << b;
       }
     }
   }
@@ -137,6 +142,44 @@ TEST(ActQuant, Fp8MatchesRtnRules) {
     for (int64_t c = 0; c < k; ++c) {
       const float want = dequantize_value(quantize_value(x[size_t(i * k + c)], p, a), p, a);
       ASSERT_EQ(fq[size_t(i * k + c)], want) << "token " << i << " col " << c;
+    }
+  }
+}
+
+// FP8_DYNAMIC's fake quantization: every SIMD level gives the scalar reference's values bit for
+// bit, over awkward widths and SmolLM2's, with every E4M3 tie (x / s on a midpoint, normal and
+// subnormal), values that clamp to +-448 and a NaN (which stays NaN).
+TEST(ActQuant, Fp8SimdLevelsMatchReference) {
+  for (const int64_t k : {1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 576, 1536}) {
+    const int64_t m = 6;
+    std::vector<float> x = activations(m, k);
+    // Row 3: largest |x| 448, so the scale is 1: x / s = x, on E4M3 midpoints (normal ones:
+    // between 1 + j/8 and 1 + (j+1)/8 times 2^e; subnormal: odd multiples of 2^-10).
+    for (int64_t c = 0; c < k; ++c) {
+      const float mid = c % 2 ? std::ldexp(1.0f + (float(c % 8) + 0.5f) / 8.0f, int(c % 14) - 6)
+                              : std::ldexp(float(2 * (c % 8) + 1), -10);
+      x[size_t(3 * k + c)] = c % 3 ? mid : -mid;
+    }
+    x[size_t(3 * k)] = 448.0f;
+    // Row 4: a NaN among ordinary values. Row 5: scale bf16-rounded down, so x / s passes 448.
+    x[size_t(4 * k + k / 2)] = NAN;
+    x[size_t(5 * k)] = 448.0f * 1.00390625f * 1.001f;
+    std::vector<float> want(size_t(m * k));
+    ref::fake_quant_act_fp8(x.data(), m, k, want.data());
+    // Row 3's scale is 1 (largest |x| 448), so its values land on E4M3 midpoints: ties.
+    for (int64_t c = 1; c < k; ++c) ASSERT_NE(want[size_t(3 * k + c)], x[size_t(3 * k + c)]) << c;
+    for (const Isa isa : supported_isas()) {
+      std::vector<float> got(size_t(m * k), 99.0f);
+      fake_quant_act_fp8(x.data(), m, k, got.data(), isa);
+      for (int64_t i = 0; i < m * k; ++i) {
+        if (std::isnan(want[size_t(i)])) {
+          ASSERT_TRUE(std::isnan(got[size_t(i)])) << isa_name(isa) << " k " << k << " at " << i;
+          continue;
+        }
+        ASSERT_EQ(std::memcmp(&got[size_t(i)], &want[size_t(i)], 4), 0)
+            << isa_name(isa) << " k " << k << " at " << i << ": " << got[size_t(i)] << " vs "
+            << want[size_t(i)];
+      }
     }
   }
 }
