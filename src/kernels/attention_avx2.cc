@@ -275,8 +275,10 @@ void update_hd8(const float* q, int64_t hd, float scale, const StorageT<T>* k, c
       const __m256 mxv = _mm256_set1_ps(mx);
       const __m256 p0 = _mm256_and_ps(exp256(_mm256_sub_ps(s0, mxv)), _mm256_castsi256_ps(m0));
       const __m256 p1 = _mm256_and_ps(exp256(_mm256_sub_ps(s1, mxv)), _mm256_castsi256_ps(m1));
-      corr[i] =
-          m[i] == -__builtin_inff() ? 0.0f : _mm256_cvtss_f32(exp256(_mm256_set1_ps(m[i] - mx)));
+      // The max rarely grows after the first blocks: exp(0) is 1 (exactly, as exp256 gives it).
+      corr[i] = m[i] == -__builtin_inff() ? 0.0f
+                : m[i] == mx              ? 1.0f
+                                          : _mm256_cvtss_f32(exp256(_mm256_set1_ps(m[i] - mx)));
       l[i] = l[i] * corr[i] + hsum(_mm256_add_ps(p0, p1));
       m[i] = mx;
       _mm256_store_ps(s[i], p0);
