@@ -57,9 +57,11 @@ __m256 block_vec(const float* f32, const uint16_t* f16, int64_t at) {
 // Rows of halves h0 .. h0 + NH - 1 of block rb (restricted to [n0, n1)) for tokens 0 .. T - 1.
 // NH = 2 reads each 64-byte line of the block whole, in memory order, and shares each token's
 // activation broadcasts between the halves (decode: few tokens, weights streamed from DRAM).
-template <bool kInt4, bool kF16, int T, int NH>
+// kPre: the tokens' code pairs are already broadcast in xb (kp / 2 vectors per token) and read
+// from there instead of broadcast here (see the prefill path below on what a broadcast costs).
+template <bool kInt4, bool kF16, int T, int NH, bool kPre = false>
 void half_tile(const int16_t* xq, const float* xs, const float* xz, const MatrixView& w, int64_t rb,
-               int h0, int64_t n0, int64_t n1, float* y, int64_t ldy) {
+               int h0, int64_t n0, int64_t n1, float* y, int64_t ldy, const __m256i* xb = nullptr) {
   const int64_t kp = padded(w.cols), nb = kp / 32, ng = n_groups(w), gc = group_cols(w);
   const uint8_t* base = static_cast<const uint8_t*>(w.data) + rb * (kInt4 ? 8 * kp : 16 * kp);
   const __m256i nibbles = _mm256_set1_epi32(0x000f000f);
@@ -98,8 +100,14 @@ void half_tile(const int16_t* xq, const float* xs, const float* xz, const Matrix
                                    _mm256_and_si256(_mm256_srli_epi32(line, 12), nibbles)};
             for (int t = 0; t < T; ++t) {
               const int16_t* xp = xq + t * kp + oct * 8;
-              for (int q = 0; q < 4; ++q)
-                acc[h][t] = _mm256_add_epi32(acc[h][t], _mm256_madd_epi16(wv[q], pair(xp + 2 * q)));
+              for (int q = 0; q < 4; ++q) {
+                __m256i xv;
+                if constexpr (kPre)
+                  xv = _mm256_load_si256(xb + t * kp / 2 + oct * 4 + q);
+                else
+                  xv = pair(xp + 2 * q);
+                acc[h][t] = _mm256_add_epi32(acc[h][t], _mm256_madd_epi16(wv[q], xv));
+              }
             }
           }
         }
@@ -111,9 +119,14 @@ void half_tile(const int16_t* xq, const float* xs, const float* xz, const Matrix
           for (int h = 0; h < NH; ++h) {
             const __m256i wv = _mm256_cvtepi8_epi16(
                 _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + pr * 32 + (h0 + h) * 16)));
-            for (int t = 0; t < T; ++t)
-              acc[h][t] =
-                  _mm256_add_epi32(acc[h][t], _mm256_madd_epi16(wv, pair(xq + t * kp + 2 * pr)));
+            for (int t = 0; t < T; ++t) {
+              __m256i xv;
+              if constexpr (kPre)
+                xv = _mm256_load_si256(xb + t * kp / 2 + pr);
+              else
+                xv = pair(xq + t * kp + 2 * pr);
+              acc[h][t] = _mm256_add_epi32(acc[h][t], _mm256_madd_epi16(wv, xv));
+            }
           }
         }
       }
@@ -297,12 +310,19 @@ void run(const int16_t* xq, const float* xs, const float* xz, int64_t m, const M
   if (m >= kGemmFrom) return run_chunked<kInt4, kF16>(xq, xs, xz, m, w, n0, n1, y, ldy);
   const int64_t kp = padded(w.cols), nb = kp / 32;
   const int64_t rb_end = (n1 + kRows - 1) / kRows;
+  __m256i* xb = nullptr;
+  // One token's kp / 2 pairs broadcast (9 KB for k = 576, 24 KB for 1536), for int4 only: its
+  // unpacking leaves the ALU ports busier than int8's sign extension, which measured slower so.
+  if (kInt4 && m == 1) {
+    xb = reinterpret_cast<__m256i*>(qmatmul_scratch(kp * 4));
+    for (int64_t p = 0; p < kp / 2; ++p) _mm256_store_si256(xb + p, pair(xq + 2 * p));
+  }
   for (int64_t rb = n0 / kRows; rb < rb_end; ++rb) {
     if (m <= 2) {  // decode: the whole block in one pass
       if (m == 2)
         half_tile<kInt4, kF16, 2, 2>(xq, xs, xz, w, rb, 0, n0, n1, y, ldy);
       else
-        half_tile<kInt4, kF16, 1, 2>(xq, xs, xz, w, rb, 0, n0, n1, y, ldy);
+        half_tile<kInt4, kF16, 1, 2, kInt4>(xq, xs, xz, w, rb, 0, n0, n1, y, ldy, xb);
       continue;
     }
     for (int h = 0; h < 2; ++h) {
