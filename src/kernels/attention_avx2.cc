@@ -90,12 +90,44 @@ float hmax(__m256 x) {
   return _mm_cvtss_f32(s);
 }
 
+// The online softmax step of one block of nb <= kBlock scores s (NQ, kBlock): new running max m,
+// the rescale factor corr of the old state, l updated, s replaced by p = exp(s - max) (0 past nb;
+// for I8 times the V rows' scales vs[j * ss]).
+template <DType T, int NQ>
+void softmax_step(float (*s)[kBlock], int64_t nb, const float* vs, int64_t ss, float* m, float* l,
+                  float* corr) {
+  const __m256 neg_inf = _mm256_set1_ps(-__builtin_inff());
+  const __m256i m0 = lanes(nb), m1 = lanes(nb - kLanes);
+  for (int i = 0; i < NQ; ++i) {
+    const __m256 s0 = _mm256_blendv_ps(neg_inf, _mm256_load_ps(s[i]), _mm256_castsi256_ps(m0));
+    const __m256 s1 =
+        _mm256_blendv_ps(neg_inf, _mm256_load_ps(s[i] + kLanes), _mm256_castsi256_ps(m1));
+    const float mx = max_f(m[i], hmax(_mm256_max_ps(s0, s1)));
+    const __m256 mxv = _mm256_set1_ps(mx);
+    const __m256 p0 = _mm256_and_ps(exp256(_mm256_sub_ps(s0, mxv)), _mm256_castsi256_ps(m0));
+    const __m256 p1 = _mm256_and_ps(exp256(_mm256_sub_ps(s1, mxv)), _mm256_castsi256_ps(m1));
+    // The max rarely grows after the first blocks: exp(0) is 1 (exactly, as exp256 gives it).
+    corr[i] = m[i] == -__builtin_inff() ? 0.0f
+              : m[i] == mx              ? 1.0f
+                                        : _mm256_cvtss_f32(exp256(_mm256_set1_ps(m[i] - mx)));
+    l[i] = l[i] * corr[i] + hsum(_mm256_add_ps(p0, p1));
+    m[i] = mx;
+    _mm256_store_ps(s[i], p0);
+    _mm256_store_ps(s[i] + kLanes, p1);
+  }
+  if constexpr (T == DType::kI8) {  // the V rows' scales, folded into p
+    for (int64_t j = 0; j < nb; ++j) {
+      const float w = vs[j * ss];
+      for (int i = 0; i < NQ; ++i) s[i][j] *= w;
+    }
+  }
+}
+
 template <DType T, int NQ>
 void update(const float* q, int64_t hd, float scale, const StorageT<T>* k, const StorageT<T>* v,
             int64_t stride, const float* ks, const float* vs, int64_t ss, int64_t n, float* m,
             float* l, float* acc) {
   alignas(32) float s[NQ][kBlock];
-  const __m256 neg_inf = _mm256_set1_ps(-__builtin_inff());
   for (int64_t j0 = 0; j0 < n; j0 += kBlock) {
     const int64_t nb = min_i64(kBlock, n - j0);
     // Scores of the block: s[i][j] = scale * q_i . k_{j0+j}.
@@ -112,30 +144,8 @@ void update(const float* q, int64_t hd, float scale, const StorageT<T>* k, const
       const float sj = T == DType::kI8 ? scale * ks[(j0 + j) * ss] : scale;
       for (int i = 0; i < NQ; ++i) s[i][j] = hsum(d[i]) * sj;
     }
-    // Online softmax step: new max, rescale factor of the old state, p = exp(s - max).
-    const __m256i m0 = lanes(nb), m1 = lanes(nb - kLanes);
     float corr[NQ];
-    for (int i = 0; i < NQ; ++i) {
-      const __m256 s0 = _mm256_blendv_ps(neg_inf, _mm256_load_ps(s[i]), _mm256_castsi256_ps(m0));
-      const __m256 s1 =
-          _mm256_blendv_ps(neg_inf, _mm256_load_ps(s[i] + kLanes), _mm256_castsi256_ps(m1));
-      const float mx = max_f(m[i], hmax(_mm256_max_ps(s0, s1)));
-      const __m256 mxv = _mm256_set1_ps(mx);
-      const __m256 p0 = _mm256_and_ps(exp256(_mm256_sub_ps(s0, mxv)), _mm256_castsi256_ps(m0));
-      const __m256 p1 = _mm256_and_ps(exp256(_mm256_sub_ps(s1, mxv)), _mm256_castsi256_ps(m1));
-      corr[i] =
-          m[i] == -__builtin_inff() ? 0.0f : _mm256_cvtss_f32(exp256(_mm256_set1_ps(m[i] - mx)));
-      l[i] = l[i] * corr[i] + hsum(_mm256_add_ps(p0, p1));
-      m[i] = mx;
-      _mm256_store_ps(s[i], p0);
-      _mm256_store_ps(s[i] + kLanes, p1);
-    }
-    if constexpr (T == DType::kI8) {  // the V rows' scales, folded into p
-      for (int64_t j = 0; j < nb; ++j) {
-        const float w = vs[(j0 + j) * ss];
-        for (int i = 0; i < NQ; ++i) s[i][j] *= w;
-      }
-    }
+    softmax_step<T, NQ>(s, nb, T == DType::kI8 ? vs + j0 * ss : nullptr, ss, m, l, corr);
     // acc_i = acc_i * corr_i + sum_j p_ij v_{j0+j}, one 8-wide slice of head_dim at a time.
     for (int64_t c = 0; c < hd; c += kLanes) {
       const __m256i mk = lanes(hd - c);
@@ -236,7 +246,6 @@ void update_hd8(const float* q, int64_t hd, float scale, const StorageT<T>* k, c
   constexpr int P = NQ <= 3 ? 4 : 2;   // positions per score pass: NQ x P accumulators
   constexpr int NC = NQ <= 3 ? 4 : 2;  // vectors per V slice: NQ x NC accumulators
   alignas(32) float s[NQ][kBlock];
-  const __m256 neg_inf = _mm256_set1_ps(-__builtin_inff());
   for (int64_t j0 = 0; j0 < n; j0 += kBlock) {
     const int64_t nb = min_i64(kBlock, n - j0);
     // Scores; a pass past the block's end repeats its last row (those lanes are masked below).
@@ -264,32 +273,8 @@ void update_hd8(const float* q, int64_t hd, float scale, const StorageT<T>* k, c
         }
       }
     }
-    // Online softmax step, as in update().
-    const __m256i m0 = lanes(nb), m1 = lanes(nb - kLanes);
     float corr[NQ];
-    for (int i = 0; i < NQ; ++i) {
-      const __m256 s0 = _mm256_blendv_ps(neg_inf, _mm256_load_ps(s[i]), _mm256_castsi256_ps(m0));
-      const __m256 s1 =
-          _mm256_blendv_ps(neg_inf, _mm256_load_ps(s[i] + kLanes), _mm256_castsi256_ps(m1));
-      const float mx = max_f(m[i], hmax(_mm256_max_ps(s0, s1)));
-      const __m256 mxv = _mm256_set1_ps(mx);
-      const __m256 p0 = _mm256_and_ps(exp256(_mm256_sub_ps(s0, mxv)), _mm256_castsi256_ps(m0));
-      const __m256 p1 = _mm256_and_ps(exp256(_mm256_sub_ps(s1, mxv)), _mm256_castsi256_ps(m1));
-      // The max rarely grows after the first blocks: exp(0) is 1 (exactly, as exp256 gives it).
-      corr[i] = m[i] == -__builtin_inff() ? 0.0f
-                : m[i] == mx              ? 1.0f
-                                          : _mm256_cvtss_f32(exp256(_mm256_set1_ps(m[i] - mx)));
-      l[i] = l[i] * corr[i] + hsum(_mm256_add_ps(p0, p1));
-      m[i] = mx;
-      _mm256_store_ps(s[i], p0);
-      _mm256_store_ps(s[i] + kLanes, p1);
-    }
-    if constexpr (T == DType::kI8) {
-      for (int64_t j = 0; j < nb; ++j) {
-        const float w = vs[(j0 + j) * ss];
-        for (int i = 0; i < NQ; ++i) s[i][j] *= w;
-      }
-    }
+    softmax_step<T, NQ>(s, nb, T == DType::kI8 ? vs + j0 * ss : nullptr, ss, m, l, corr);
     const StorageT<T>* vb = v + j0 * stride;
     int64_t c0 = 0;
     for (; c0 + NC * kLanes <= hd; c0 += NC * kLanes)

@@ -32,16 +32,9 @@ int64_t min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
 int64_t max_i64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 // Storage type of a weight element.
-template <DType T>
-struct Storage {
-  using type = uint16_t;
-};
-template <>
-struct Storage<DType::kF32> {
-  using type = float;
-};
-template <DType T>
-using StorageT = typename Storage<T>::type;
+template <DType T> struct Storage { using type = uint16_t; };
+template <> struct Storage<DType::kF32> { using type = float; };
+template <DType T> using StorageT = typename Storage<T>::type;
 
 // All-ones in the first n lanes (0 < n < kLanes), for maskload/maskstore.
 __m256i tail_mask(int64_t n) {
@@ -56,10 +49,8 @@ __m256 widen(__m128i h) {
 }
 template <DType T>
 __m256 load_w(const StorageT<T>* p) {
-  if constexpr (T == DType::kF32)
-    return _mm256_loadu_ps(p);
-  else
-    return widen<T>(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  if constexpr (T == DType::kF32) return _mm256_loadu_ps(p);
+  else return widen<T>(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 template <DType T>
 __m256 load_w(const StorageT<T>* p, int64_t n) {
