@@ -13,6 +13,7 @@
 #include "compress/dense_save.h"
 #include "compress/gptq.h"
 #include "core/error.h"
+#include "core/peak_rss.h"
 #include "io/hf_config.h"
 #include "io/tokenizer.h"
 #include "kernels/matmul.h"
@@ -114,14 +115,6 @@ uint64_t dir_bytes(const std::string& dir) {
   for (const auto& e : fs::directory_iterator(dir))
     if (e.is_regular_file()) n += e.file_size();
   return n;
-}
-
-uint64_t peak_rss_bytes() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return uint64_t(std::stoull(line.substr(6))) * 1024;
-  return 0;
 }
 
 CompressReport compress_model(const CompressOptions& opt,

@@ -63,7 +63,4 @@ CompressReport compress_model(const CompressOptions& opt,
 // Bytes of the regular files directly in folder `dir` (a model folder's size on disk).
 uint64_t dir_bytes(const std::string& dir);
 
-// Peak resident set size of this process in bytes (0 if unknown).
-uint64_t peak_rss_bytes();
-
 }  // namespace quanta

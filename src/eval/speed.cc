@@ -4,6 +4,7 @@
 #include <numeric>
 #include <vector>
 
+#include "core/peak_rss.h"
 #include "kernels/matmul.h"
 
 namespace quanta {
@@ -90,6 +91,8 @@ SpeedResult measure_speed(LlamaModel& model, int64_t prompt_tokens, int64_t deco
   const TokensPerSecond tps = measure_prefill_decode(model, prompt_tokens, decode_tokens);
   r.prefill_tok_s = tps.prefill;
   r.decode_tok_s = tps.decode;
+  // Before the bandwidth probes: their buffers (1 GiB and more) are not the model's memory.
+  r.peak_rss = peak_rss_bytes();
 
   const double kv_row_bytes = model.kv_bytes_per_token();
   const double mean_ctx = double(prompt_tokens) + double(decode_tokens) / 2.0;

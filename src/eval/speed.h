@@ -30,6 +30,7 @@ struct SpeedResult {
   double bandwidth_dram = 0;          // bytes/s streaming a buffer far larger than the caches
   double bandwidth = 0;               // the higher of the two: the roofline's bandwidth
   double roofline_tok_s = 0;          // bandwidth / bytes_per_decode_token
+  uint64_t peak_rss = 0;  // bytes: the process's peak after load, prefill and decode (not the probes)
 };
 
 // weight_bytes_read(model).total().

@@ -123,6 +123,61 @@ void dot_block(const float* x, int64_t k, const StorageT<T>* w, float* y, int64_
   }
 }
 
+// BF16 rows, k a multiple of 16: 16 weights are one 256-bit load whose 32-bit lanes hold an even
+// and an odd bf16 each; a shift by 16 gives the even ones as f32 and an AND the odd ones, in place
+// (no lane-crossing widen). X comes with each block of 16 split the same way (xeo: the 8 even
+// values, then the 8 odd ones), made once per call by split_even_odd.
+template <int RX>
+void dot_block_eo(const float* xeo, int64_t k, const uint16_t* w, float* y, int64_t ldy) {
+  constexpr int kChains = 2;  // pairs of accumulators (even, odd) per X row
+  __m256 acc[RX][2 * kChains];
+  for (int i = 0; i < RX; ++i)
+    for (int ch = 0; ch < 2 * kChains; ++ch) acc[i][ch] = _mm256_setzero_ps();
+  const __m256i hi = _mm256_set1_epi32(int(0xffff0000u));
+  int64_t kk = 0;
+  for (; kk + kChains * 16 <= k; kk += kChains * 16) {
+    _mm_prefetch(reinterpret_cast<const char*>(w + kk) + kDotPrefetchBytes, _MM_HINT_T0);
+    for (int ch = 0; ch < kChains; ++ch) {
+      const int64_t c = kk + ch * 16;
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + c));
+      const __m256 we = _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+      const __m256 wo = _mm256_castsi256_ps(_mm256_and_si256(v, hi));
+      for (int i = 0; i < RX; ++i) {
+        acc[i][2 * ch] = _mm256_fmadd_ps(_mm256_loadu_ps(xeo + i * k + c), we, acc[i][2 * ch]);
+        acc[i][2 * ch + 1] =
+            _mm256_fmadd_ps(_mm256_loadu_ps(xeo + i * k + c + kLanes), wo, acc[i][2 * ch + 1]);
+      }
+    }
+  }
+  for (; kk < k; kk += 16) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + kk));
+    const __m256 we = _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+    const __m256 wo = _mm256_castsi256_ps(_mm256_and_si256(v, hi));
+    for (int i = 0; i < RX; ++i) {
+      acc[i][0] = _mm256_fmadd_ps(_mm256_loadu_ps(xeo + i * k + kk), we, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(_mm256_loadu_ps(xeo + i * k + kk + kLanes), wo, acc[i][1]);
+    }
+  }
+  for (int i = 0; i < RX; ++i) {
+    __m256 sum = _mm256_add_ps(acc[i][0], acc[i][1]);
+    for (int ch = 1; ch < kChains; ++ch)
+      sum = _mm256_add_ps(sum, _mm256_add_ps(acc[i][2 * ch], acc[i][2 * ch + 1]));
+    y[i * ldy] = hsum(sum);
+  }
+}
+
+// xeo (m, k) = x with each block of 16 values reordered: the 8 at even offsets, then the 8 odd.
+void split_even_odd(const float* x, int64_t m, int64_t k, float* xeo) {
+  const __m256i idx = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+  for (int64_t i = 0; i < m * k; i += 16) {
+    // a = x0..x7 -> (x0 x2 x4 x6 | x1 x3 x5 x7); b likewise for x8..x15.
+    const __m256 a = _mm256_permutevar8x32_ps(_mm256_loadu_ps(x + i), idx);
+    const __m256 b = _mm256_permutevar8x32_ps(_mm256_loadu_ps(x + i + kLanes), idx);
+    _mm256_storeu_ps(xeo + i, _mm256_permute2f128_ps(a, b, 0x20));
+    _mm256_storeu_ps(xeo + i + kLanes, _mm256_permute2f128_ps(a, b, 0x31));
+  }
+}
+
 // All m rows of X against one row of W: y (m,) with stride ldy.
 template <DType T>
 void dot_rows(const float* x, int64_t m, int64_t k, const StorageT<T>* w, float* y, int64_t ldy) {
@@ -139,6 +194,21 @@ void dot_rows(const float* x, int64_t m, int64_t k, const StorageT<T>* w, float*
 template <DType T>
 void matmul_dot(const float* x, int64_t m, int64_t k, const StorageT<T>* w, int64_t n0, int64_t n1,
                 float* y, int64_t ldy) {
+  if constexpr (T == DType::kBF16) {
+    // Note: 15-30 % faster from DRAM than widening with vpmovzxwd (Zen 3, a 113 MB BF16 matrix,
+    // medians of 30 alternating runs: one thread 12.4 -> 14.4 GB/s, two 16.1 -> 19.6 GB/s).
+    if (k % 16 == 0) {
+      float* xeo = matmul_scratch(m * k);
+      split_even_odd(x, m, k, xeo);
+      for (int64_t j = n0; j < n1; ++j) {
+        int64_t i = 0;
+        for (; i + kDotX <= m; i += kDotX)
+          dot_block_eo<kDotX>(xeo + i * k, k, w + j * k, y + j + i * ldy, ldy);
+        if (i < m) dot_block_eo<1>(xeo + i * k, k, w + j * k, y + j + i * ldy, ldy);
+      }
+      return;
+    }
+  }
   for (int64_t j = n0; j < n1; ++j) dot_rows<T>(x, m, k, w + j * k, y + j, ldy);
 }
 

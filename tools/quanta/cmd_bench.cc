@@ -1,6 +1,5 @@
 // quanta bench: prefill and decode speed, and decode as a share of the memory-bandwidth roofline.
 #include "commands.h"
-#include "compress/pipeline.h"  // peak_rss_bytes
 #include "eval/speed.h"
 #include "kernels/isa.h"
 
@@ -35,7 +34,8 @@ void run_bench(const BenchArgs& a) {
              r.weights.total() / 1e6, r.weights.layers / 1e6, r.weights.lm_head / 1e6, r.weights.embedding / 1e6);
   fmt::print("roofline     {:.1f} tok/s (bytes/token at the higher bandwidth); decode at {:.1f}% of it\n", r.roofline_tok_s,
              100.0 * r.decode_tok_s / r.roofline_tok_s);
-  fmt::print("peak RSS     {:.1f} MiB\n", double(peak_rss_bytes()) / 1048576.0);
+  fmt::print("peak RSS     {:.1f} MiB (load, prefill and decode; before the bandwidth probes)\n",
+             double(r.peak_rss) / 1048576.0);
 }
 
 }  // namespace
