@@ -29,7 +29,7 @@ mk fp8-dynamic --scheme FP8_DYNAMIC
 
 # quanta bench DIR [ARGS...] -> "prefill decode roofline%"
 qb() {
-  QUANTA_THREADS=$threads "$q" bench --model "$1" "${@:2}" --prompt-len 512 --decode-len 128 2>/dev/null | awk '
+  QUANTA_THREADS=$threads "$q" bench --model "$1" "${@:2}" --prompt-len 512 --decode-len 128 --rounds 1 2>/dev/null | awk '
     /^prefill/ {p=$2} /^decode/ {d=$2} /^roofline/ {for (i=1;i<=NF;i++) if ($i=="at") r=$(i+1)} END {print p, d, r}'
 }
 # llama-bench -> "prefill decode": prefill of 512 tokens; decode of 128 tokens after 512 tokens of

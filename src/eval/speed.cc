@@ -1,9 +1,11 @@
 #include "eval/speed.h"
 
+#include <algorithm>
 #include <chrono>
 #include <numeric>
 #include <vector>
 
+#include "core/error.h"
 #include "core/peak_rss.h"
 #include "kernels/matmul.h"
 
@@ -84,29 +86,57 @@ TokensPerSecond measure_prefill_decode(LlamaModel& model, int64_t prompt_tokens,
   return r;
 }
 
-SpeedResult measure_speed(LlamaModel& model, int64_t prompt_tokens, int64_t decode_tokens) {
+namespace {
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+}  // namespace
+
+SpeedResult measure_speed(LlamaModel& model, int64_t prompt_tokens, int64_t decode_tokens, int rounds) {
+  QUANTA_ASSERT(rounds >= 1);
   SpeedResult r;
   r.prompt_tokens = prompt_tokens;
   r.decode_tokens = decode_tokens;
-  const TokensPerSecond tps = measure_prefill_decode(model, prompt_tokens, decode_tokens);
-  r.prefill_tok_s = tps.prefill;
-  r.decode_tok_s = tps.decode;
-  // Before the bandwidth probes: their buffers (1 GiB and more) are not the model's memory.
-  r.peak_rss = peak_rss_bytes();
-
+  r.rounds = rounds;
   const double kv_row_bytes = model.kv_bytes_per_token();
   const double mean_ctx = double(prompt_tokens) + double(decode_tokens) / 2.0;
   r.weights = weight_bytes_read(model);
   r.bytes_per_decode_token = r.weights.total() + kv_row_bytes * mean_ctx;
-  // Note: the last-level cache can hold part of the weights (260 MiB on some servers) and
-  // read bandwidth varies between runs on shared machines, so two buffers are streamed: one as
-  // large as a decode step's reads and one far larger than the caches; the roofline takes the
-  // higher (the stricter bound).
-  r.bandwidth_working_set = measure_read_bandwidth(ThreadPool::global(), size_t(r.bytes_per_decode_token));
+
+  // Note: read bandwidth on a shared machine drifts by tens of percent within seconds, so each
+  // round streams a buffer as large as a decode step's reads right after its decode, and the
+  // round's share of the roofline pairs the two; the result is the median round.
+  std::vector<double> prefill, decode, bw_ws, share;
+  for (int round = 0; round < rounds; ++round) {
+    const TokensPerSecond tps = measure_prefill_decode(model, prompt_tokens, decode_tokens);
+    // Before any bandwidth probe: their buffers (1 GiB and more) are not the model's memory.
+    if (round == 0) r.peak_rss = peak_rss_bytes();
+    const double bw = measure_read_bandwidth(ThreadPool::global(), size_t(r.bytes_per_decode_token));
+    prefill.push_back(tps.prefill);
+    decode.push_back(tps.decode);
+    bw_ws.push_back(bw);
+    share.push_back(tps.decode / (bw / r.bytes_per_decode_token));
+  }
+  // Note: the last-level cache can hold part of the weights (260 MiB on some servers), so a
+  // buffer far larger than the caches is streamed too; the roofline takes the higher bandwidth
+  // (the stricter bound), for the rounds' shares as well.
   r.bandwidth_dram = measure_read_bandwidth(
       ThreadPool::global(), std::max<size_t>(size_t(1) << 30, size_t(4 * r.bytes_per_decode_token)));
+  for (int round = 0; round < rounds; ++round)
+    if (r.bandwidth_dram > bw_ws[size_t(round)])
+      share[size_t(round)] = decode[size_t(round)] / (r.bandwidth_dram / r.bytes_per_decode_token);
+  r.prefill_tok_s = median(prefill);
+  r.decode_tok_s = median(decode);
+  r.decode_tok_s_min = *std::min_element(decode.begin(), decode.end());
+  r.decode_tok_s_max = *std::max_element(decode.begin(), decode.end());
+  r.bandwidth_working_set = median(bw_ws);
   r.bandwidth = std::max(r.bandwidth_working_set, r.bandwidth_dram);
   r.roofline_tok_s = r.bandwidth / r.bytes_per_decode_token;
+  r.roofline_share = median(share);
+  r.roofline_share_min = *std::min_element(share.begin(), share.end());
+  r.roofline_share_max = *std::max_element(share.begin(), share.end());
   return r;
 }
 

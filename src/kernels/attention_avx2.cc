@@ -20,6 +20,7 @@ namespace {
 
 constexpr int64_t kLanes = 8;
 constexpr int64_t kBlock = 16;  // positions per block: two vectors of scores
+constexpr int64_t kPrefetchRows = 32;  // positions ahead that update_hd8 prefetches
 constexpr int kMaxQ = 4;        // queries sharing one pass over K/V (a GQA group of up to 4)
 
 template <DType T>
@@ -255,6 +256,19 @@ void update_hd8(const float* q, int64_t hd, float scale, const StorageT<T>* k, c
       for (int p = 0; p < P; ++p) {
         row[p] = j0 + min_i64(j + p, nb - 1);
         kr[p] = k + row[p] * stride;
+      }
+      // Decode reads each layer's K and V once per step, after the whole model's weights went
+      // through the caches: the rows come from DRAM, 3 KV heads apart, so fetch ahead.
+      for (int p = 0; p < P; ++p) {
+        const int64_t ahead = j0 + j + p + kPrefetchRows;
+        if (ahead < n) {
+          const char* kp = reinterpret_cast<const char*>(k + ahead * stride);
+          const char* vp = reinterpret_cast<const char*>(v + ahead * stride);
+          for (int64_t b = 0; b < hd * int64_t(sizeof(StorageT<T>)); b += 64) {
+            _mm_prefetch(kp + b, _MM_HINT_T0);
+            _mm_prefetch(vp + b, _MM_HINT_T0);
+          }
+        }
       }
       __m128 sc[NQ];
       scores<T, NQ, P>(q, hd, kr, sc);
