@@ -142,9 +142,11 @@ void check_kv_layer(const KvLayer& kv, const char* op) {
 }
 
 kernels::KvRows kv_rows_at(const KvLayer& kv, int64_t pos, int64_t kvh, const AttentionShape& s) {
-  const int64_t stride = s.n_heads_kv * s.head_dim;
-  const size_t at = size_t(pos * stride + kvh * s.head_dim) * dtype_size(kv.type);
-  const int64_t sat = pos * s.n_heads_kv + kvh;
+  const int64_t stride = kv.slot_stride > 0 ? kv.slot_stride : s.n_heads_kv * s.head_dim;
+  const int64_t head_stride = kv.head_stride > 0 ? kv.head_stride : s.head_dim;
+  const int64_t el = pos * stride + kvh * head_stride;
+  const size_t at = size_t(el) * dtype_size(kv.type);
+  const int64_t sat = el / s.head_dim;  // one scale per row of head_dim values
   const bool i8 = kv.type == DType::kI8;
   return {static_cast<const uint8_t*>(kv.k) + at,
           static_cast<const uint8_t*>(kv.v) + at,
@@ -152,7 +154,7 @@ kernels::KvRows kv_rows_at(const KvLayer& kv, int64_t pos, int64_t kvh, const At
           stride,
           i8 ? kv.k_scale + sat : nullptr,
           i8 ? kv.v_scale + sat : nullptr,
-          s.n_heads_kv};
+          stride / s.head_dim};
 }
 
 void attention(const float* q, int64_t T, int64_t pos0, const KvLayer& kv, const AttentionShape& s,

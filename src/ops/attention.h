@@ -17,22 +17,27 @@ struct AttentionShape {
   int64_t window = 0;  // sliding window in tokens; 0: unlimited
 };
 
-// One layer's cached keys and values: k, v (positions, n_heads_kv, hd) in type (F32, F16, BF16 or
-// I8); for I8 the value of (j, h, d) is its code times k_scale / v_scale (positions, n_heads_kv)
-// at (j, h).
+// One layer's cached keys and values in type (F32, F16, BF16 or I8): the row of head_dim values
+// of slot j and KV head h starts at element j * slot_stride + h * head_stride of k and of v; for
+// I8 the value of (j, h, d) is its code times the row's k_scale / v_scale, stored at that offset
+// divided by head_dim. Strides 0 mean (slots, n_heads_kv, hd): slot_stride n_heads_kv * hd,
+// head_stride hd. KvCache keeps each head's slots together instead, (n_heads_kv, slots, hd), so
+// decode attention reads one head's K and V as contiguous streams.
 struct KvLayer {
   const void* k = nullptr;
   const void* v = nullptr;
   DType type = DType::kF32;
   const float* k_scale = nullptr;
   const float* v_scale = nullptr;
+  int64_t slot_stride = 0;  // elements; 0: n_heads_kv * head_dim
+  int64_t head_stride = 0;  // elements; 0: head_dim
 };
 
 // Throws quanta::Error, prefixed by op, unless kv's type is F32, F16, BF16, or I8 with its scales.
 void check_kv_layer(const KvLayer& kv, const char* op);
 
-// The kernel's view (kernels/attention.h) of kv's rows of KV head kvh from slot pos of the
-// (slots, n_heads_kv, hd) layout on: row stride n_heads_kv * hd, scales n_heads_kv apart.
+// The kernel's view (kernels/attention.h) of kv's rows of KV head kvh from slot pos on: row
+// stride slot_stride, scales slot_stride / hd apart.
 kernels::KvRows kv_rows_at(const KvLayer& kv, int64_t pos, int64_t kvh, const AttentionShape& s);
 
 // q (T, n_heads, hd): queries of positions pos0 .. pos0+T-1.
