@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <filesystem>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 
@@ -26,6 +29,15 @@ inline const std::filesystem::path& scratch_root() {
 inline std::filesystem::path test_folder() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   return scratch_root() / (std::string(info->test_suite_name()) + "." + info->name());
+}
+
+// n values drawn from N(0, 1) by a generator seeded with seed.
+inline std::vector<float> normal_floats(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
 }
 
 // A fresh, empty folder named after the running test.

@@ -3,22 +3,14 @@
 // cache's layout), at every KV dtype, on the decode (streamed) and prefill (blocked) paths.
 #include <gtest/gtest.h>
 
-#include <random>
 #include <vector>
 
 #include "model/kv_cache.h"
 #include "ops/attention.h"
+#include "test_util.h"
 
 namespace quanta {
 namespace {
-
-std::vector<float> normal_vec(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
 
 TEST(KvCache, HeadMajorLayoutMatchesPositionMajor) {
   ThreadPool pool(2);
@@ -31,7 +23,7 @@ TEST(KvCache, HeadMajorLayoutMatchesPositionMajor) {
         const int64_t n = pos0 + T;
         if (n > capacity) continue;
         KvCache cache(layers, capacity, s.n_heads_kv, s.head_dim, t);
-        const auto k = normal_vec(size_t(layers * n * row), 1), v = normal_vec(k.size(), 2);
+        const auto k = testing_util::normal_floats(size_t(layers * n * row), 1), v = testing_util::normal_floats(k.size(), 2);
         // Written in two calls (a prompt, then the new tokens), as forward does.
         for (int64_t l = 0; l < layers; ++l) {
           const float* kl = k.data() + l * n * row;
@@ -39,7 +31,7 @@ TEST(KvCache, HeadMajorLayoutMatchesPositionMajor) {
           cache.write(l, 0, kl, vl, pos0);
           cache.write(l, pos0, kl + pos0 * row, vl + pos0 * row, T);
         }
-        const auto q = normal_vec(size_t(T * s.n_heads * s.head_dim), 3);
+        const auto q = testing_util::normal_floats(size_t(T * s.n_heads * s.head_dim), 3);
         for (int64_t l = 0; l < layers; ++l) {
           // The same rows position-major: (n, n_heads_kv, hd) and scales (n, n_heads_kv).
           std::vector<uint8_t> kb(size_t(n * row) * dtype_size(t)), vb(kb.size());

@@ -11,6 +11,7 @@
 #include "ops/attention.h"
 #include "ops/norm.h"
 #include "ops/rope.h"
+#include "test_util.h"
 
 namespace quanta::ops {
 namespace {
@@ -18,13 +19,7 @@ namespace {
 // Note: f32 accumulation over <= 64-long dots and <= 40 softmax terms stays within 1e-5 relative.
 constexpr double kOpsTol = 2e-5;
 
-std::vector<float> random_vec(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
+std::vector<float> random_vec(size_t n, uint32_t seed) { return testing_util::normal_floats(n, seed); }
 
 // K/V (n,) f32 stored as t (I8: rows of hd codes, a scale per row into scales); returns the
 // bytes and sets f to the stored values.
