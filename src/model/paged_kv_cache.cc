@@ -47,28 +47,37 @@ void PagedKvCache::release(SeqBlocks& seq) {
   seq.n_past = 0;
 }
 
-int64_t PagedKvCache::offset(const SeqBlocks& s, int64_t p) const {
+int64_t PagedKvCache::offset(const SeqBlocks& s, int64_t p, int64_t h) const {
   QUANTA_ASSERT(p >= 0 && p / block_size_ < int64_t(s.table.size()));
   const int64_t block = s.table[size_t(p / block_size_)];
-  return (block * block_size_ + p % block_size_) * row_;
+  return ((block * heads_ + h) * block_size_ + p % block_size_) * hd_;
 }
 
 ops::KvLayer PagedKvCache::layer(int64_t l) const {
   const size_t at = size_t(l * layer_stride_) * elem_;
   const bool i8 = dtype_ == DType::kI8;
   const size_t sat = size_t(l * n_blocks_ * block_size_ * heads_);
-  return {k_.data() + at, v_.data() + at, dtype_, i8 ? ks_.data() + sat : nullptr,
-          i8 ? vs_.data() + sat : nullptr};
+  return {k_.data() + at,
+          v_.data() + at,
+          dtype_,
+          i8 ? ks_.data() + sat : nullptr,
+          i8 ? vs_.data() + sat : nullptr,
+          /*slot_stride=*/hd_,
+          /*head_stride=*/block_size_ * hd_,
+          /*block_slots=*/block_size_,
+          /*block_stride=*/heads_ * block_size_ * hd_};
 }
 
 void PagedKvCache::write(int64_t layer, const SeqBlocks& s, int64_t p, const float* k,
                          const float* v) {
-  const int64_t off = offset(s, p);
-  const size_t at = size_t(layer * layer_stride_ + off) * elem_;
   const bool i8 = dtype_ == DType::kI8;
-  const size_t sat = size_t(layer * n_blocks_ * block_size_ * heads_ + off / hd_);
-  store_kv_rows(k, heads_, hd_, dtype_, k_.data() + at, i8 ? ks_.data() + sat : nullptr);
-  store_kv_rows(v, heads_, hd_, dtype_, v_.data() + at, i8 ? vs_.data() + sat : nullptr);
+  for (int64_t h = 0; h < heads_; ++h) {
+    const int64_t off = offset(s, p, h);
+    const size_t at = size_t(layer * layer_stride_ + off) * elem_;
+    const size_t sat = size_t(layer * n_blocks_ * block_size_ * heads_ + off / hd_);
+    store_kv_rows(k + h * hd_, 1, hd_, dtype_, k_.data() + at, i8 ? ks_.data() + sat : nullptr);
+    store_kv_rows(v + h * hd_, 1, hd_, dtype_, v_.data() + at, i8 ? vs_.data() + sat : nullptr);
+  }
 }
 
 }  // namespace quanta

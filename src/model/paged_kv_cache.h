@@ -1,6 +1,8 @@
 // Paged KV cache: one pool of fixed-size blocks shared by all sequences (vLLM's PagedAttention
 // layout), stored as F32, F16 or BF16 (converted when written) or INT8 with one f32 scale per
-// position and KV head (model/kv_cache.h). A sequence owns a block table
+// position and KV head (model/kv_cache.h). Inside a block each KV head's slots are together,
+// (n_heads_kv, block_size, head_dim), so attention reads a head's rows of a block as one run
+// (see KvCache for why). A sequence owns a block table
 // (block ids in position order); position p lives in block table[p / block_size], slot
 // p % block_size. Blocks come from a free list and go back to it the moment a sequence is
 // released.
@@ -23,7 +25,7 @@ struct SeqBlocks {
 
 class PagedKvCache {
  public:
-  // Per layer: k/v pools of (n_blocks, block_size, n_heads_kv, head_dim) in dtype.
+  // Per layer: k/v pools of (n_blocks, n_heads_kv, block_size, head_dim) in dtype.
   PagedKvCache(int64_t n_layers, int64_t n_blocks, int64_t block_size, int64_t n_heads_kv,
                int64_t head_dim, DType dtype = DType::kF32);
 
@@ -43,19 +45,20 @@ class PagedKvCache {
   // Returns all of seq's blocks to the free list and empties it.
   void release(SeqBlocks& seq);
 
-  // Layer l's K and V pools in dtype(), with their (n_blocks, block_size, n_heads_kv) scales if I8.
+  // Layer l's K and V pools in dtype(), with their (n_blocks, n_heads_kv, block_size) scales if I8.
   ops::KvLayer layer(int64_t l) const;
   // Stores k, v (row,) f32 as position p of sequence s in layer l.
   void write(int64_t layer, const SeqBlocks& s, int64_t p, const float* k, const float* v);
 
  private:
-  int64_t offset(const SeqBlocks& s, int64_t p) const;
+  // Element offset in a layer's pool of the row of sequence s, position p, KV head h.
+  int64_t offset(const SeqBlocks& s, int64_t p, int64_t h) const;
 
   DType dtype_;
   size_t elem_;  // bytes per value
   int64_t n_layers_, n_blocks_, block_size_, heads_, hd_, row_, layer_stride_;
   std::vector<uint8_t> k_, v_;
-  std::vector<float> ks_, vs_;  // I8 only: (n_layers, n_blocks, block_size, n_heads_kv)
+  std::vector<float> ks_, vs_;  // I8 only: (n_layers, n_blocks, n_heads_kv, block_size)
   std::vector<int32_t> free_;  // a stack: the most recently freed block is reused first
 };
 

@@ -144,7 +144,10 @@ void check_kv_layer(const KvLayer& kv, const char* op) {
 kernels::KvRows kv_rows_at(const KvLayer& kv, int64_t pos, int64_t kvh, const AttentionShape& s) {
   const int64_t stride = kv.slot_stride > 0 ? kv.slot_stride : s.n_heads_kv * s.head_dim;
   const int64_t head_stride = kv.head_stride > 0 ? kv.head_stride : s.head_dim;
-  const int64_t el = pos * stride + kvh * head_stride;
+  const int64_t el = (kv.block_slots > 0 ? (pos / kv.block_slots) * kv.block_stride +
+                                               (pos % kv.block_slots) * stride
+                                         : pos * stride) +
+                     kvh * head_stride;
   const size_t at = size_t(el) * dtype_size(kv.type);
   const int64_t sat = el / s.head_dim;  // one scale per row of head_dim values
   const bool i8 = kv.type == DType::kI8;

@@ -17,9 +17,10 @@ struct PagedSeq {
   const int32_t* block_table = nullptr;  // blocks covering positions 0 .. pos0 + n_q - 1
 };
 
-// q (rows, n_heads, hd); kv: pools (n_blocks, block_size, n_heads_kv, hd) (scales: (n_blocks,
-// block_size, n_heads_kv)) with the K/V of every sequence's positions 0 .. pos0 + n_q - 1 already
-// written; out (rows, n_heads * hd). Streamed softmax (kernels/attention.h), one call per block.
+// q (rows, n_heads, hd); kv: pools of blocks of block_size slots (slot = block * block_size +
+// position % block_size; its layout as KvLayer says, e.g. PagedKvCache's) with the K/V of every
+// sequence's positions 0 .. pos0 + n_q - 1 already written; out (rows, n_heads * hd). Streamed
+// softmax (kernels/attention.h), one call per block.
 void paged_attention(const float* q, const PagedSeq* seqs, int64_t n_seqs, const KvLayer& kv,
                      int64_t block_size, const AttentionShape& s, float* out, ThreadPool& pool);
 
