@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/peak_rss.h"
+#include "eval/serving_load.h"  // percentile
 #include "kernels/matmul.h"
 
 namespace quanta {
@@ -86,14 +87,6 @@ TokensPerSecond measure_prefill_decode(LlamaModel& model, int64_t prompt_tokens,
   return r;
 }
 
-namespace {
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-}  // namespace
-
 SpeedResult measure_speed(LlamaModel& model, int64_t prompt_tokens, int64_t decode_tokens, int rounds) {
   QUANTA_ASSERT(rounds >= 1);
   SpeedResult r;
@@ -127,16 +120,16 @@ SpeedResult measure_speed(LlamaModel& model, int64_t prompt_tokens, int64_t deco
   for (int round = 0; round < rounds; ++round)
     if (r.bandwidth_dram > bw_ws[size_t(round)])
       share[size_t(round)] = decode[size_t(round)] / (r.bandwidth_dram / r.bytes_per_decode_token);
-  r.prefill_tok_s = median(prefill);
-  r.decode_tok_s = median(decode);
-  r.decode_tok_s_min = *std::min_element(decode.begin(), decode.end());
-  r.decode_tok_s_max = *std::max_element(decode.begin(), decode.end());
-  r.bandwidth_working_set = median(bw_ws);
+  r.prefill_tok_s = percentile(prefill, 50);
+  r.decode_tok_s = percentile(decode, 50);
+  r.decode_tok_s_min = percentile(decode, 0);
+  r.decode_tok_s_max = percentile(decode, 100);
+  r.bandwidth_working_set = percentile(bw_ws, 50);
   r.bandwidth = std::max(r.bandwidth_working_set, r.bandwidth_dram);
   r.roofline_tok_s = r.bandwidth / r.bytes_per_decode_token;
-  r.roofline_share = median(share);
-  r.roofline_share_min = *std::min_element(share.begin(), share.end());
-  r.roofline_share_max = *std::max_element(share.begin(), share.end());
+  r.roofline_share = percentile(share, 50);
+  r.roofline_share_min = percentile(share, 0);
+  r.roofline_share_max = percentile(share, 100);
   return r;
 }
 

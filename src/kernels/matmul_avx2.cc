@@ -127,43 +127,35 @@ void dot_block(const float* x, int64_t k, const StorageT<T>* w, float* y, int64_
 // and an odd bf16 each; a shift by 16 gives the even ones as f32 and an AND the odd ones, in place
 // (no lane-crossing widen). X comes with each block of 16 split the same way (xeo: the 8 even
 // values, then the 8 odd ones), made once per call by split_even_odd.
+// One such block at column c: acc[i][a] += its even weights times xeo row i, acc[i][a + 1] += the
+// odd ones.
+template <int RX>
+void fma_even_odd(const float* xeo, int64_t k, const uint16_t* w, int64_t c, __m256 (*acc)[4],
+                  int a) {
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + c));
+  const __m256 we = _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+  const __m256 wo = _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32(int(0xffff0000u))));
+  for (int i = 0; i < RX; ++i) {
+    acc[i][a] = _mm256_fmadd_ps(_mm256_loadu_ps(xeo + i * k + c), we, acc[i][a]);
+    acc[i][a + 1] = _mm256_fmadd_ps(_mm256_loadu_ps(xeo + i * k + c + kLanes), wo, acc[i][a + 1]);
+  }
+}
+
 template <int RX>
 void dot_block_eo(const float* xeo, int64_t k, const uint16_t* w, float* y, int64_t ldy) {
-  constexpr int kChains = 2;  // pairs of accumulators (even, odd) per X row
-  __m256 acc[RX][2 * kChains];
+  __m256 acc[RX][4];  // two chains of (even, odd) per X row
   for (int i = 0; i < RX; ++i)
-    for (int ch = 0; ch < 2 * kChains; ++ch) acc[i][ch] = _mm256_setzero_ps();
-  const __m256i hi = _mm256_set1_epi32(int(0xffff0000u));
+    for (int ch = 0; ch < 4; ++ch) acc[i][ch] = _mm256_setzero_ps();
   int64_t kk = 0;
-  for (; kk + kChains * 16 <= k; kk += kChains * 16) {
+  for (; kk + 32 <= k; kk += 32) {
     _mm_prefetch(reinterpret_cast<const char*>(w + kk) + kDotPrefetchBytes, _MM_HINT_T0);
-    for (int ch = 0; ch < kChains; ++ch) {
-      const int64_t c = kk + ch * 16;
-      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + c));
-      const __m256 we = _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
-      const __m256 wo = _mm256_castsi256_ps(_mm256_and_si256(v, hi));
-      for (int i = 0; i < RX; ++i) {
-        acc[i][2 * ch] = _mm256_fmadd_ps(_mm256_loadu_ps(xeo + i * k + c), we, acc[i][2 * ch]);
-        acc[i][2 * ch + 1] =
-            _mm256_fmadd_ps(_mm256_loadu_ps(xeo + i * k + c + kLanes), wo, acc[i][2 * ch + 1]);
-      }
-    }
+    fma_even_odd<RX>(xeo, k, w, kk, acc, 0);
+    fma_even_odd<RX>(xeo, k, w, kk + 16, acc, 2);
   }
-  for (; kk < k; kk += 16) {
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + kk));
-    const __m256 we = _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
-    const __m256 wo = _mm256_castsi256_ps(_mm256_and_si256(v, hi));
-    for (int i = 0; i < RX; ++i) {
-      acc[i][0] = _mm256_fmadd_ps(_mm256_loadu_ps(xeo + i * k + kk), we, acc[i][0]);
-      acc[i][1] = _mm256_fmadd_ps(_mm256_loadu_ps(xeo + i * k + kk + kLanes), wo, acc[i][1]);
-    }
-  }
-  for (int i = 0; i < RX; ++i) {
-    __m256 sum = _mm256_add_ps(acc[i][0], acc[i][1]);
-    for (int ch = 1; ch < kChains; ++ch)
-      sum = _mm256_add_ps(sum, _mm256_add_ps(acc[i][2 * ch], acc[i][2 * ch + 1]));
-    y[i * ldy] = hsum(sum);
-  }
+  if (kk < k) fma_even_odd<RX>(xeo, k, w, kk, acc, 0);  // k % 32 == 16
+  for (int i = 0; i < RX; ++i)
+    y[i * ldy] = hsum(_mm256_add_ps(_mm256_add_ps(acc[i][0], acc[i][1]),
+                                    _mm256_add_ps(acc[i][2], acc[i][3])));
 }
 
 // xeo (m, k) = x with each block of 16 values reordered: the 8 at even offsets, then the 8 odd.
