@@ -261,8 +261,15 @@ void LlamaModel::layer_forward(int64_t l, float* x, int64_t T, KvCache& cache,
     ops::rmsnorm(q_.data(), L.q_norm.data(), T * c.n_heads, hd, c.rms_norm_eps, q_.data());
     ops::rmsnorm(kc, L.k_norm.data(), T * c.n_heads_kv, hd, c.rms_norm_eps, kc);
   }
-  ops::rope_apply(q_.data(), T, c.n_heads, hd, pos0, inv_freq_);
-  ops::rope_apply(kc, T, c.n_heads_kv, hd, pos0, inv_freq_);
+  if (rope_pos0_ != pos0 || rope_T_ != T) {
+    rope_positions_.resize(size_t(T));
+    for (int64_t t = 0; t < T; ++t) rope_positions_[size_t(t)] = pos0 + t;
+    ops::rope_table(rope_positions_.data(), T, inv_freq_, rope_);
+    rope_pos0_ = pos0;
+    rope_T_ = T;
+  }
+  ops::rope_rotate(q_.data(), T, c.n_heads, hd, rope_.cos.data(), rope_.sin.data());
+  ops::rope_rotate(kc, T, c.n_heads_kv, hd, rope_.cos.data(), rope_.sin.data());
   cache.write(l, pos0, kc, vc, T);  // rounded to the cache's dtype: attention reads them back
   ops::attention(q_.data(), T, pos0, cache.layer(l), shape, attn_.data(), pool);
   hook("self_attn.o_proj", attn_.data());

@@ -17,6 +17,7 @@
 #include "io/safetensors.h"
 #include "model/kv_cache.h"
 #include "model/paged_kv_cache.h"
+#include "ops/rope.h"
 #include "quant/packed_weight.h"
 #include "quant/quant_args.h"
 
@@ -142,6 +143,11 @@ class LlamaModel {
 
   // Scratch, resized per call.
   std::vector<float> x_, xn_, q_, k_, v_, attn_, gate_, up_;
+  // Rotary cos/sin of the positions layer_forward last saw (rope_pos0_, rope_T_): the layers of
+  // one step share them.
+  ops::RopeTable rope_;
+  int64_t rope_pos0_ = -1, rope_T_ = 0;
+  std::vector<int64_t> rope_positions_;
 };
 
 }  // namespace quanta

@@ -52,6 +52,14 @@ void LlamaModel::forward_batch(const std::vector<BatchSeq>& seqs, PagedKvCache& 
     if (act_quant_) quantize_dequantize_rows(in, N, cols, *act_quant_);
   };
   const ops::AttentionShape shape{c.n_heads, c.n_heads_kv, hd, c.sliding_window};
+  // Rotary cos/sin of every stacked row's position, once for all layers.
+  std::vector<int64_t> positions;
+  positions.reserve(size_t(N));
+  for (const ops::PagedSeq& p : ps)
+    for (int64_t t = 0; t < p.n_q; ++t) positions.push_back(p.pos0 + t);
+  ops::RopeTable rope;
+  ops::rope_table(positions.data(), N, inv_freq_, rope);
+  const int64_t half = hd / 2;
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const LlamaLayer& L = layers_[size_t(l)];
     ops::rmsnorm(x.data(), L.attn_norm.data(), N, d, c.rms_norm_eps, xn.data());
@@ -66,8 +74,10 @@ void LlamaModel::forward_batch(const std::vector<BatchSeq>& seqs, PagedKvCache& 
     }
     for (size_t i = 0; i < seqs.size(); ++i) {
       const ops::PagedSeq& p = ps[i];
-      ops::rope_apply(q.data() + p.q_begin * qdim, p.n_q, c.n_heads, hd, p.pos0, inv_freq_);
-      ops::rope_apply(k.data() + p.q_begin * kvdim, p.n_q, c.n_heads_kv, hd, p.pos0, inv_freq_);
+      const float* cs = rope.cos.data() + p.q_begin * half;
+      const float* sn = rope.sin.data() + p.q_begin * half;
+      ops::rope_rotate(q.data() + p.q_begin * qdim, p.n_q, c.n_heads, hd, cs, sn);
+      ops::rope_rotate(k.data() + p.q_begin * kvdim, p.n_q, c.n_heads_kv, hd, cs, sn);
       for (int64_t t = 0; t < p.n_q; ++t)
         cache.write(l, *seqs[i].kv, p.pos0 + t, k.data() + (p.q_begin + t) * kvdim,
                     v.data() + (p.q_begin + t) * kvdim);

@@ -32,17 +32,27 @@ std::vector<float> rope_inv_freq(int64_t hd, const RopeParams& p) {
   return inv;
 }
 
-void rope_apply(float* x, int64_t T, int64_t n_heads, int64_t hd, int64_t pos0,
-                const std::vector<float>& inv_freq) {
-  const int64_t half = hd / 2;
-  std::vector<float> cs(half), sn(half);
+void rope_table(const int64_t* positions, int64_t T, const std::vector<float>& inv_freq,
+                RopeTable& out) {
+  const int64_t half = int64_t(inv_freq.size());
+  out.cos.resize(size_t(T * half));
+  out.sin.resize(size_t(T * half));
   for (int64_t t = 0; t < T; ++t) {
-    const float pos = float(pos0 + t);
+    const float pos = float(positions[t]);
     for (int64_t i = 0; i < half; ++i) {
-      const float angle = pos * inv_freq[i];  // f32 product, as torch does
-      cs[i] = float(std::cos(double(angle)));
-      sn[i] = float(std::sin(double(angle)));
+      const float angle = pos * inv_freq[size_t(i)];  // f32 product, as torch does
+      out.cos[size_t(t * half + i)] = float(std::cos(double(angle)));
+      out.sin[size_t(t * half + i)] = float(std::sin(double(angle)));
     }
+  }
+}
+
+void rope_rotate(float* x, int64_t T, int64_t n_heads, int64_t hd, const float* cos,
+                 const float* sin) {
+  const int64_t half = hd / 2;
+  for (int64_t t = 0; t < T; ++t) {
+    const float* cs = cos + t * half;
+    const float* sn = sin + t * half;
     for (int64_t h = 0; h < n_heads; ++h) {
       float* v = x + (t * n_heads + h) * hd;
       for (int64_t i = 0; i < half; ++i) {
@@ -52,6 +62,15 @@ void rope_apply(float* x, int64_t T, int64_t n_heads, int64_t hd, int64_t pos0,
       }
     }
   }
+}
+
+void rope_apply(float* x, int64_t T, int64_t n_heads, int64_t hd, int64_t pos0,
+                const std::vector<float>& inv_freq) {
+  std::vector<int64_t> positions(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) positions[size_t(t)] = pos0 + t;
+  RopeTable table;
+  rope_table(positions.data(), T, inv_freq, table);
+  rope_rotate(x, T, n_heads, hd, table.cos.data(), table.sin.data());
 }
 
 }  // namespace quanta::ops

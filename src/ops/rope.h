@@ -19,7 +19,20 @@ struct RopeParams {
 // inv_freq (hd/2,) as transformers computes it in f32, with llama3/linear scaling applied.
 std::vector<float> rope_inv_freq(int64_t head_dim, const RopeParams& p);
 
-// x (T, n_heads, hd) in place; token t sits at position pos0 + t.
+// cos and sin (T, hd/2) of positions[t] * inv_freq[i] (the angle an f32 product, as torch
+// computes it). One table serves every layer's q and k of a step: the trigonometry is per
+// position, not per head and layer.
+struct RopeTable {
+  std::vector<float> cos, sin;
+};
+void rope_table(const int64_t* positions, int64_t T, const std::vector<float>& inv_freq,
+                RopeTable& out);
+
+// x (T, n_heads, hd) in place, token t rotated by row t of the table's (cos, sin).
+void rope_rotate(float* x, int64_t T, int64_t n_heads, int64_t hd, const float* cos,
+                 const float* sin);
+
+// x (T, n_heads, hd) in place; token t sits at position pos0 + t (rope_table + rope_rotate).
 void rope_apply(float* x, int64_t T, int64_t n_heads, int64_t hd, int64_t pos0,
                 const std::vector<float>& inv_freq);
 

@@ -117,6 +117,26 @@ TEST(Ops, RopeRotatesHalvesAndIsRelative) {
   EXPECT_NEAR(v[4], std::sin(1.0), 1e-6);
 }
 
+TEST(Ops, RopeTableRowsFollowTheirPositions) {
+  // One table for rows at scattered positions (a batched step's sequences) rotates each row as
+  // rope_apply at that row's position does, bit for bit; 3 heads share a row's cos/sin.
+  const int64_t hd = 64, heads = 3;
+  const auto inv = rope_inv_freq(hd, RopeParams{});
+  const std::vector<int64_t> positions = {7, 0, 513, 514, 2};
+  const int64_t T = int64_t(positions.size());
+  const auto x = random_vec(T * heads * hd, 6);
+  RopeTable table;
+  rope_table(positions.data(), T, inv, table);
+  auto got = x;
+  rope_rotate(got.data(), T, heads, hd, table.cos.data(), table.sin.data());
+  for (int64_t t = 0; t < T; ++t) {
+    std::vector<float> want(x.begin() + t * heads * hd, x.begin() + (t + 1) * heads * hd);
+    rope_apply(want.data(), 1, heads, hd, positions[size_t(t)], inv);
+    for (int64_t i = 0; i < heads * hd; ++i)
+      ASSERT_EQ(got[size_t(t * heads * hd + i)], want[size_t(i)]) << "row " << t << " at " << i;
+  }
+}
+
 TEST(Ops, Llama3ScalingKeepsHighAndScalesLowFrequencies) {
   RopeParams p;
   p.theta = 500000.0f;
