@@ -197,6 +197,7 @@ Report run_report(const ReportOptions& opt, const std::function<void(const std::
       }
       std::unique_ptr<LlamaModel> owned = std::make_unique<LlamaModel>(LlamaModel::load(row.folder));
       LlamaModel& m = *owned;
+      m.place_weights_on_huge_pages();
       if (e.baseline) {
         const TensorInfo& emb = m.store().get("model.embed_tokens.weight");
         if (e.name != "BASE" && e.name != std::string(dtype_name(emb.dtype)))

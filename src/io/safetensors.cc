@@ -247,6 +247,14 @@ void TensorStore::erase(const std::string& name) {
   owned_.erase(name);
 }
 
+bool TensorStore::maps(const void* p, size_t n) const {
+  const auto* b = static_cast<const uint8_t*>(p);
+  for (const auto& f : files_)
+    if (f->data() && b >= f->data() && n <= f->size() && size_t(b - f->data()) <= f->size() - n)
+      return true;
+  return false;
+}
+
 size_t TensorStore::total_bytes() const {
   size_t n = 0;
   for (const auto& [name, t] : tensors_) n += t.nbytes;

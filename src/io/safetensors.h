@@ -55,6 +55,8 @@ class TensorStore {
                  std::vector<uint8_t> bytes, const std::string& origin = "(in memory)");
   // Removes a tensor (no-op if absent); mapped bytes stay mapped until the store dies.
   void erase(const std::string& name);
+  // Whether [p, p + n) lies in one of the mapped files (not in bytes the store owns).
+  bool maps(const void* p, size_t n) const;
 
  private:
   std::string source_;  // the path given to open(), for messages

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/huge_pages.h"
 #include "core/tensor.h"
 #include "core/thread_pool.h"
 #include "io/hf_config.h"
@@ -98,6 +99,17 @@ class LlamaModel {
   void forward_batch(const std::vector<BatchSeq>& seqs, PagedKvCache& cache, float* logits);
   PagedKvCache make_paged_cache(int64_t n_blocks, int64_t block_size) const;
 
+  // Copies the weights a decode step streams (every layer's Linears, the lm_head, and the
+  // embedding when tied to it) into one buffer advised for transparent huge pages, and points
+  // the model at the copies; the originals are freed, or dropped from the resident set when
+  // they are file-mapped. For inference (weights read once per token, every token); not for
+  // calibration, which replaces weights layer by layer. No-op on the reference path
+  // (WeightMode::kDequantized), with QUANTA_HUGE_PAGES=0, or when called again (call it after
+  // quantize_lm_head_int8). Returns the bytes placed.
+  size_t place_weights_on_huge_pages();
+  // Whether place_weights_on_huge_pages placed weights and the kernel took the huge-page advice.
+  bool weights_on_huge_pages() const { return weight_arena_.advised(); }
+
   // Pieces of forward, for layer-by-layer calibration.
   // x (T, hidden) <- embeddings of tokens.
   void embed(const int32_t* tokens, int64_t T, float* x) const;
@@ -134,6 +146,7 @@ class LlamaModel {
   std::unique_ptr<PackedWeight> lm_head_packed_;            // quantize_lm_head_int8
   std::unique_ptr<std::vector<float>> lm_head_f32_;         // ... on the reference path
   bool reference_path_ = false;                             // WeightMode::kDequantized
+  HugePageBuffer weight_arena_;                             // place_weights_on_huge_pages
   int64_t n_params_ = 0;
 
   MatrixView& linear_ref(int64_t l, const std::string& name);

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/huge_pages.h"
 #include "core/thread_pool.h"
 
 namespace quanta {
@@ -81,6 +83,19 @@ TEST(DType, ParseNames) {
   EXPECT_EQ(t, DType::kBF16);
   EXPECT_EQ(dtype_size(DType::kF8E4M3), 1u);
   EXPECT_FALSE(parse_dtype("F12", &t));
+}
+
+TEST(HugePageBuffer, WholeAlignedZeroedPagesThatMove) {
+  HugePageBuffer b(3 << 20);
+  ASSERT_NE(b.data(), nullptr);
+  EXPECT_EQ(b.size(), size_t(4) << 20);                              // whole 2 MiB pages
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(b.data()) % (2 << 20), 0u);  // on a 2 MiB boundary
+  EXPECT_TRUE(std::all_of(b.data(), b.data() + b.size(), [](uint8_t v) { return v == 0; }));
+  b.data()[b.size() - 1] = 7;
+  HugePageBuffer c(std::move(b));
+  EXPECT_EQ(b.data(), nullptr);
+  EXPECT_EQ(c.data()[c.size() - 1], 7);
+  EXPECT_EQ(HugePageBuffer(0).data(), nullptr);
 }
 
 }  // namespace

@@ -108,6 +108,10 @@ TEST(GoldenKernels, CompressedMatchesDequantizedReference) {
     std::printf("[kernels] %s: decode logits max diff %.3g (max |logit| %.3g), mean per-step max %.3g, "
                 "greedy token differs in %d of %zu steps\n", s.name, diff, mag, mean_step, argmax_diff, prompt.size());
     EXPECT_LT(diff, s.max_rel_logit * mag) << s.name;
+    // The inference commands' layout (the streamed weights copied onto huge pages): same bits.
+    LlamaModel placed = LlamaModel::load(o.out_dir, WeightMode::kCompressed);
+    ASSERT_GT(placed.place_weights_on_huge_pages(), 0u) << s.name;
+    EXPECT_EQ(decode_logits(placed, prompt), lf) << s.name;
     fs::remove_all(o.out_dir);
   }
 }

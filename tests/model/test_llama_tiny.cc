@@ -214,5 +214,45 @@ TEST(LlamaTiny, ContextOverflowAndBadTokenAreErrors) {
   EXPECT_THROW(m.forward(&bad, 1, c, nullptr, 0), Error);
 }
 
+// place_weights_on_huge_pages moves the streamed weights (dense as stored, the tied embedding
+// once, an int8 lm_head's packed arrays) without changing a logit; a second call and
+// QUANTA_HUGE_PAGES=0 leave the model as it is.
+TEST(LlamaTiny, HugePagePlacementKeepsTheLogits) {
+  const std::vector<int32_t> toks = {1, 5, 9, 63, 0, 17};
+  const int64_t T = int64_t(toks.size());
+  for (const bool tied : {true, false})
+    for (const bool int8_head : {false, true}) {
+      TinySpec s;
+      s.dtype = DType::kBF16;
+      s.tied = tied;
+      const std::string dir = write_tiny(s, "tiny_placement");
+      const std::string what = fmt::format("tied {} int8 lm_head {}", tied, int8_head);
+      auto logits = [&](LlamaModel& m) {
+        std::vector<float> out(size_t(T * s.vocab));
+        KvCache c = m.make_cache(T);
+        m.forward(toks.data(), T, c, out.data(), T);
+        return out;
+      };
+      LlamaModel m = LlamaModel::load(dir, WeightMode::kCompressed);
+      if (int8_head) m.quantize_lm_head_int8(32);
+      const std::vector<float> before = logits(m);
+      const void* layer0_q = m.linear(0, "self_attn.q_proj").data;
+      ASSERT_GT(m.place_weights_on_huge_pages(), 0u) << what;
+      EXPECT_NE(m.linear(0, "self_attn.q_proj").data, layer0_q) << what;
+      EXPECT_EQ(m.lm_head().data == m.embedding().data, tied && !int8_head) << what;
+      EXPECT_EQ(logits(m), before) << what;
+      EXPECT_EQ(m.place_weights_on_huge_pages(), 0u) << what;
+      EXPECT_EQ(logits(m), before) << what;
+    }
+  TinySpec s;
+  const std::string dir = write_tiny(s, "tiny_placement_off");
+  setenv("QUANTA_HUGE_PAGES", "0", 1);
+  LlamaModel m = LlamaModel::load(dir);
+  EXPECT_EQ(m.place_weights_on_huge_pages(), 0u);
+  unsetenv("QUANTA_HUGE_PAGES");
+  LlamaModel ref = LlamaModel::load(dir, WeightMode::kDequantized);
+  EXPECT_EQ(ref.place_weights_on_huge_pages(), 0u);  // the reference path stays as loaded
+}
+
 }  // namespace
 }  // namespace quanta

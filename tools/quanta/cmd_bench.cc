@@ -16,7 +16,7 @@ struct BenchArgs {
 
 void run_bench(const BenchArgs& a) {
   LlamaModel model = LlamaModel::load(a.model);
-  apply_lm_head_option(model, a.lm_head);
+  prepare_for_inference(model, a.lm_head);
   model.set_kv_type(parse_kv_type(a.kv_type));
   const SpeedResult r = measure_speed(model, a.prompt, a.decode, a.rounds);
   fmt::print("model        {}\n", a.model);

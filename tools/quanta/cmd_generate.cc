@@ -25,7 +25,7 @@ struct GenerateArgs {
 
 void run_generate(const GenerateArgs& a) {
   LlamaModel model = LlamaModel::load(a.model);
-  apply_lm_head_option(model, a.lm_head);
+  prepare_for_inference(model, a.lm_head);
   model.set_kv_type(parse_kv_type(a.kv_type));
   Tokenizer tok = Tokenizer::load(a.model);
   const GenerationConfig gen = load_generation_config(a.model, model.config());

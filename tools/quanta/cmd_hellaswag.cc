@@ -14,7 +14,7 @@ struct HellaswagArgs {
 
 void run_hellaswag(const HellaswagArgs& a) {
   LlamaModel model = LlamaModel::load(a.model);
-  apply_lm_head_option(model, a.lm_head);
+  prepare_for_inference(model, a.lm_head);
   const Tokenizer tok = Tokenizer::load(a.model);
   const std::vector<HellaswagItem> items = load_hellaswag(a.file, a.items);
   ProgressBar bar("items");

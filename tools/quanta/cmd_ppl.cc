@@ -18,7 +18,7 @@ struct PplArgs {
 
 void run_ppl(const PplArgs& a) {
   LlamaModel model = LlamaModel::load(a.model);
-  apply_lm_head_option(model, a.lm_head);
+  prepare_for_inference(model, a.lm_head);
   model.set_kv_type(parse_kv_type(a.kv_type));
   Tokenizer tok = Tokenizer::load(a.model);
   // Note: the file is read as bytes (CRLF kept), as llama.cpp does; text mode changes the result.

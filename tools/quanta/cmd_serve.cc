@@ -46,7 +46,7 @@ void run_serve(const ServeArgs& a) {
   signal(SIGPIPE, SIG_IGN);  // a client that hangs up mid-stream is a failed write, not a kill
 
   LlamaModel model = LlamaModel::load(a.model);
-  apply_lm_head_option(model, a.lm_head);
+  prepare_for_inference(model, a.lm_head);
   model.set_kv_type(parse_kv_type(a.kv_type));
   Tokenizer tok = Tokenizer::load(a.model);
   const GenerationConfig gen = load_generation_config(a.model, model.config());

@@ -39,8 +39,10 @@ inline void add_lm_head_option(CLI::App* cmd, LmHeadOption& o) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
 }
-inline void apply_lm_head_option(LlamaModel& m, const LmHeadOption& o) {
+// For the inference commands: the --lm-head option, then the streamed weights onto huge pages.
+inline void prepare_for_inference(LlamaModel& m, const LmHeadOption& o) {
   if (o.type == "int8") m.quantize_lm_head_int8(o.group);
+  m.place_weights_on_huge_pages();
 }
 
 void add_info(CLI::App& app);
