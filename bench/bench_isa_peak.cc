@@ -30,23 +30,34 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 
 #define QUANTA_CLOBBER8 "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7"
+// Eight independent `op r14, r15, rN` (N = 0..7) for register kind r ("ymm" or "zmm").
+#define QUANTA_OP(op, r, n) op " %%" r "14, %%" r "15, %%" r #n "\n"
+#define QUANTA_X8(op, r)                                                                  \
+  QUANTA_OP(op, r, 0) QUANTA_OP(op, r, 1) QUANTA_OP(op, r, 2) QUANTA_OP(op, r, 3)         \
+  QUANTA_OP(op, r, 4) QUANTA_OP(op, r, 5) QUANTA_OP(op, r, 6) QUANTA_OP(op, r, 7)
 
-// Each returns MAC per second of kIters iterations.
-double fma_rate() {
+// MAC per second of kIters runs of loop_body, which does mac_per_iter multiply-accumulates.
+template <typename Body>
+double rate(double mac_per_iter, Body loop_body) {
   const auto t0 = std::chrono::steady_clock::now();
-  for (int64_t i = 0; i < kIters; ++i)
-    asm volatile(
-        "vfmadd231ps %%ymm14, %%ymm15, %%ymm0\n vfmadd231ps %%ymm14, %%ymm15, %%ymm1\n"
-        "vfmadd231ps %%ymm14, %%ymm15, %%ymm2\n vfmadd231ps %%ymm14, %%ymm15, %%ymm3\n"
-        "vfmadd231ps %%ymm14, %%ymm15, %%ymm4\n vfmadd231ps %%ymm14, %%ymm15, %%ymm5\n"
-        "vfmadd231ps %%ymm14, %%ymm15, %%ymm6\n vfmadd231ps %%ymm14, %%ymm15, %%ymm7\n" ::
-            : QUANTA_CLOBBER8);
-  return 8.0 * 8.0 * double(kIters) / seconds_since(t0);
+  for (int64_t i = 0; i < kIters; ++i) loop_body();
+  return mac_per_iter * double(kIters) / seconds_since(t0);
+}
+
+double fma_rate() {
+  return rate(8 * 8, [] { asm volatile(QUANTA_X8("vfmadd231ps", "ymm") ::: QUANTA_CLOBBER8); });
+}
+
+double fma512_rate() {
+  return rate(8 * 16, [] { asm volatile(QUANTA_X8("vfmadd231ps", "zmm") ::: QUANTA_CLOBBER8); });
+}
+
+double vnni_rate() {
+  return rate(8 * 64, [] { asm volatile(QUANTA_X8("vpdpbusd", "zmm") ::: QUANTA_CLOBBER8); });
 }
 
 double madd_rate() {
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int64_t i = 0; i < kIters; ++i)
+  return rate(8 * 16, [] {
     asm volatile(
         "vpmaddwd %%ymm14, %%ymm15, %%ymm0\n vpaddd %%ymm0, %%ymm8, %%ymm8\n"
         "vpmaddwd %%ymm14, %%ymm15, %%ymm1\n vpaddd %%ymm1, %%ymm9, %%ymm9\n"
@@ -57,12 +68,11 @@ double madd_rate() {
         "vpmaddwd %%ymm14, %%ymm15, %%ymm6\n vpaddd %%ymm6, %%ymm10, %%ymm10\n"
         "vpmaddwd %%ymm14, %%ymm15, %%ymm7\n vpaddd %%ymm7, %%ymm11, %%ymm11\n" ::
             : QUANTA_CLOBBER8, "xmm8", "xmm9", "xmm10", "xmm11");
-  return 8.0 * 16.0 * double(kIters) / seconds_since(t0);
+  });
 }
 
 double maddubs_rate() {
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int64_t i = 0; i < kIters; ++i)
+  return rate(8 * 32, [] {
     asm volatile(
         "vpmaddubsw %%ymm14, %%ymm15, %%ymm0\n vpmaddwd %%ymm0, %%ymm13, %%ymm0\n"
         "vpaddd %%ymm0, %%ymm8, %%ymm8\n"
@@ -81,31 +91,7 @@ double maddubs_rate() {
         "vpmaddubsw %%ymm14, %%ymm15, %%ymm7\n vpmaddwd %%ymm7, %%ymm13, %%ymm7\n"
         "vpaddd %%ymm7, %%ymm11, %%ymm11\n" ::
             : QUANTA_CLOBBER8, "xmm8", "xmm9", "xmm10", "xmm11");
-  return 8.0 * 32.0 * double(kIters) / seconds_since(t0);
-}
-
-double fma512_rate() {
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int64_t i = 0; i < kIters; ++i)
-    asm volatile(
-        "vfmadd231ps %%zmm14, %%zmm15, %%zmm0\n vfmadd231ps %%zmm14, %%zmm15, %%zmm1\n"
-        "vfmadd231ps %%zmm14, %%zmm15, %%zmm2\n vfmadd231ps %%zmm14, %%zmm15, %%zmm3\n"
-        "vfmadd231ps %%zmm14, %%zmm15, %%zmm4\n vfmadd231ps %%zmm14, %%zmm15, %%zmm5\n"
-        "vfmadd231ps %%zmm14, %%zmm15, %%zmm6\n vfmadd231ps %%zmm14, %%zmm15, %%zmm7\n" ::
-            : QUANTA_CLOBBER8);
-  return 8.0 * 16.0 * double(kIters) / seconds_since(t0);
-}
-
-double vnni_rate() {
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int64_t i = 0; i < kIters; ++i)
-    asm volatile(
-        "vpdpbusd %%zmm14, %%zmm15, %%zmm0\n vpdpbusd %%zmm14, %%zmm15, %%zmm1\n"
-        "vpdpbusd %%zmm14, %%zmm15, %%zmm2\n vpdpbusd %%zmm14, %%zmm15, %%zmm3\n"
-        "vpdpbusd %%zmm14, %%zmm15, %%zmm4\n vpdpbusd %%zmm14, %%zmm15, %%zmm5\n"
-        "vpdpbusd %%zmm14, %%zmm15, %%zmm6\n vpdpbusd %%zmm14, %%zmm15, %%zmm7\n" ::
-            : QUANTA_CLOBBER8);
-  return 8.0 * 64.0 * double(kIters) / seconds_since(t0);
+  });
 }
 
 void bm_isa_peak(benchmark::State& state) {
