@@ -3,7 +3,9 @@
 #include <sys/mman.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <utility>
 
 #include "core/error.h"
@@ -13,6 +15,11 @@ namespace {
 constexpr size_t kHugePage = size_t(2) << 20;
 }  // namespace
 
+bool huge_pages_enabled() {
+  const char* e = std::getenv("QUANTA_HUGE_PAGES");
+  return !(e && std::string_view(e) == "0");
+}
+
 HugePageBuffer::HugePageBuffer(size_t bytes) {
   if (bytes == 0) return;
   const size_t size = (bytes + kHugePage - 1) / kHugePage * kHugePage;
@@ -21,7 +28,7 @@ HugePageBuffer::HugePageBuffer(size_t bytes) {
   void* raw = ::mmap(nullptr, size + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                      -1, 0);
   if (raw == MAP_FAILED)
-    fail("cannot allocate {} bytes for the weights: {}", size, std::strerror(errno));
+    fail("cannot allocate {} bytes: {}", size, std::strerror(errno));
   const uintptr_t begin = reinterpret_cast<uintptr_t>(raw);
   const uintptr_t aligned = (begin + kHugePage - 1) / kHugePage * kHugePage;
   if (aligned > begin) ::munmap(raw, aligned - begin);
@@ -29,7 +36,7 @@ HugePageBuffer::HugePageBuffer(size_t bytes) {
   if (end > aligned + size) ::munmap(reinterpret_cast<void*>(aligned + size), end - aligned - size);
   data_ = reinterpret_cast<uint8_t*>(aligned);
   size_ = size;
-  advised_ = ::madvise(data_, size_, MADV_HUGEPAGE) == 0;
+  advised_ = huge_pages_enabled() && ::madvise(data_, size_, MADV_HUGEPAGE) == 0;
 }
 
 HugePageBuffer::~HugePageBuffer() {

@@ -8,10 +8,15 @@
 
 namespace quanta {
 
+// False when QUANTA_HUGE_PAGES=0: then no buffer is advised and the model's weights
+// stay where loading put them (LlamaModel::place_weights_on_huge_pages).
+bool huge_pages_enabled();
+
 class HugePageBuffer {
  public:
   HugePageBuffer() = default;
-  // bytes rounded up to whole 2 MiB pages, zero-filled; throws quanta::Error if mmap fails.
+  // bytes rounded up to whole 2 MiB pages on a 2 MiB boundary, zero-filled, advised for THP
+  // unless huge_pages_enabled() is false. Throws quanta::Error if mmap fails.
   explicit HugePageBuffer(size_t bytes);
   ~HugePageBuffer();
   HugePageBuffer(HugePageBuffer&& o) noexcept;

@@ -1,11 +1,9 @@
 // LlamaModel::place_weights_on_huge_pages: the streamed weights moved into one THP-advised buffer.
 #include <malloc.h>
 
-#include <cstdlib>
 #include <algorithm>
 #include <cstring>
 #include <map>
-#include <string_view>
 
 #include "model/llama.h"
 
@@ -39,7 +37,7 @@ void free_vector(std::vector<T>& v) {
 
 size_t LlamaModel::place_weights_on_huge_pages() {
   if (reference_path_ || weight_arena_.data()) return 0;  // once: the arena's arrays have no owner
-  if (const char* e = std::getenv("QUANTA_HUGE_PAGES"); e && std::string_view(e) == "0") return 0;
+  if (!huge_pages_enabled()) return 0;
   std::vector<MatrixView*> views;
   for (LlamaLayer& L : layers_)
     for (MatrixView* v : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
