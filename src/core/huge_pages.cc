@@ -36,7 +36,8 @@ HugePageBuffer::HugePageBuffer(size_t bytes) {
   if (end > aligned + size) ::munmap(reinterpret_cast<void*>(aligned + size), end - aligned - size);
   data_ = reinterpret_cast<uint8_t*>(aligned);
   size_ = size;
-  advised_ = huge_pages_enabled() && ::madvise(data_, size_, MADV_HUGEPAGE) == 0;
+  // Advice only: where the kernel refuses it (THP "never"), the buffer is plain pages.
+  if (huge_pages_enabled()) ::madvise(data_, size_, MADV_HUGEPAGE);
 }
 
 HugePageBuffer::~HugePageBuffer() {
@@ -44,16 +45,13 @@ HugePageBuffer::~HugePageBuffer() {
 }
 
 HugePageBuffer::HugePageBuffer(HugePageBuffer&& o) noexcept
-    : data_(std::exchange(o.data_, nullptr)),
-      size_(std::exchange(o.size_, 0)),
-      advised_(std::exchange(o.advised_, false)) {}
+    : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
 
 HugePageBuffer& HugePageBuffer::operator=(HugePageBuffer&& o) noexcept {
   if (this != &o) {
     if (data_) ::munmap(data_, size_);
     data_ = std::exchange(o.data_, nullptr);
     size_ = std::exchange(o.size_, 0);
-    advised_ = std::exchange(o.advised_, false);
   }
   return *this;
 }

@@ -26,13 +26,10 @@ class HugePageBuffer {
 
   uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
-  // Whether the kernel took the madvise(MADV_HUGEPAGE) advice (false: plain pages).
-  bool advised() const { return advised_; }
 
  private:
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
-  bool advised_ = false;
 };
 
 // Drops the pages of [p, p + n) that lie wholly inside it from this process's page tables

@@ -107,8 +107,6 @@ class LlamaModel {
   // (WeightMode::kDequantized), with QUANTA_HUGE_PAGES=0, or when called again (call it after
   // quantize_lm_head_int8). Returns the bytes placed.
   size_t place_weights_on_huge_pages();
-  // Whether place_weights_on_huge_pages placed weights and the kernel took the huge-page advice.
-  bool weights_on_huge_pages() const { return weight_arena_.advised(); }
 
   // Pieces of forward, for layer-by-layer calibration.
   // x (T, hidden) <- embeddings of tokens.
