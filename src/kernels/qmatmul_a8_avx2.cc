@@ -25,7 +25,7 @@ namespace quanta::kernels::avx2 {
 namespace {
 
 constexpr int64_t kBlock = 16;  // rows per interleaved block
-constexpr int kTok = 4;  // tokens per pass over half a block (6 spilled accumulators: GCC 12)
+constexpr int kTok = 4;  // tokens per pass over half a block (at 5 or 6 GCC 12 spills the sums)
 constexpr int64_t kChunk =
     72;  // tokens whose widened codes are kept in scratch at a time (12 passes)
 // Decode prefetches W this many bytes ahead (the weights stream from DRAM; as qmatmul_i16_avx2.cc).
@@ -111,6 +111,9 @@ void half_chunk(const __m256i* xb, const float* sx, const MatrixView& w, int64_t
       const __m256i xv = _mm256_load_si256(xb + t * kChunkQuads + (q - q0));
       acc[t][0] = _mm256_add_epi32(acc[t][0], _mm256_madd_epi16(w0, xv));
       acc[t][1] = _mm256_add_epi32(acc[t][1], _mm256_madd_epi16(w1, xv));
+      // Pins each running sum to one register (GCC 12 otherwise adds into the product's register
+      // and copies it back, 8 extra moves per quad).
+      asm("" : "+x"(acc[t][0]), "+x"(acc[t][1]));
     }
   }
   const int64_t base = blk * kBlock + half * 8;
