@@ -24,4 +24,14 @@ float exp_shift_sum(float* x, int64_t n, float shift, Isa isa) {
   return 0.0f;
 }
 
+float max_value(const float* x, int64_t n, Isa isa) {
+  QUANTA_ASSERT(n >= 0 && static_cast<int>(isa) <= static_cast<int>(detected_isa()));
+  switch (isa) {
+    case Isa::kScalar: return ref::max_value(x, n);
+    case Isa::kAvx2: return avx2::max_value(x, n);
+    case Isa::kAvx512: return avx512::max_value(x, n);
+  }
+  return 0.0f;
+}
+
 }  // namespace quanta::kernels

@@ -61,4 +61,30 @@ float exp_shift_sum(float* x, int64_t n, float shift) {
   return total;
 }
 
+// _mm256_max_ps(v, m) is m where v is NaN: NaNs are skipped, as in the reference's fold. Four
+// running maxima (a dependent chain of vmaxps would wait on its latency every 8 values); the tail
+// through a copy padded with -inf.
+float max_value(const float* x, int64_t n) {
+  const __m256 lowest = _mm256_set1_ps(-__builtin_inff());
+  __m256 m0 = lowest, m1 = lowest, m2 = lowest, m3 = lowest;
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    m0 = _mm256_max_ps(_mm256_loadu_ps(x + i), m0);
+    m1 = _mm256_max_ps(_mm256_loadu_ps(x + i + 8), m1);
+    m2 = _mm256_max_ps(_mm256_loadu_ps(x + i + 16), m2);
+    m3 = _mm256_max_ps(_mm256_loadu_ps(x + i + 24), m3);
+  }
+  for (; i + 8 <= n; i += 8) m0 = _mm256_max_ps(_mm256_loadu_ps(x + i), m0);
+  if (i < n) {
+    float t[8];
+    for (int64_t j = 0; j < 8; ++j) t[j] = i + j < n ? x[i + j] : -__builtin_inff();
+    m1 = _mm256_max_ps(_mm256_loadu_ps(t), m1);
+  }
+  const __m256 m = _mm256_max_ps(_mm256_max_ps(m0, m1), _mm256_max_ps(m2, m3));
+  __m128 v = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  v = _mm_max_ps(v, _mm_movehl_ps(v, v));
+  v = _mm_max_ss(v, _mm_movehdup_ps(v));
+  return _mm_cvtss_f32(v);
+}
+
 }  // namespace quanta::kernels::avx2

@@ -40,4 +40,17 @@ float exp_shift_sum(float* x, int64_t n, float shift) {
   return _mm512_reduce_add_ps(acc);
 }
 
+// As the AVX2 version: _mm512_max_ps(v, m) skips NaNs in v; lanes past n read as -inf.
+float max_value(const float* x, int64_t n) {
+  const __m512 lowest = _mm512_set1_ps(-__builtin_inff());
+  __m512 m0 = lowest, m1 = lowest;
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    m0 = _mm512_max_ps(_mm512_loadu_ps(x + i), m0);
+    m1 = _mm512_max_ps(_mm512_loadu_ps(x + i + 16), m1);
+  }
+  for (; i < n; i += 16) m0 = _mm512_max_ps(_mm512_mask_loadu_ps(lowest, first(n - i), x + i), m0);
+  return _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
+}
+
 }  // namespace quanta::kernels::avx512

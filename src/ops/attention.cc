@@ -115,8 +115,7 @@ void attention_blocked(const float* q, int64_t T, int64_t pos0, const KvLayer& k
         float* row = sc.data() + (t - t0) * nk;
         const int64_t last = pos0 + t - first0;  // keys first0 + [first, last] are visible
         const int64_t first = s.window > 0 ? std::max<int64_t>(0, pos0 + t + 1 - s.window) - first0 : 0;
-        float mx = -INFINITY;
-        for (int64_t j = first; j <= last; ++j) mx = std::max(mx, row[j]);
+        const float mx = kernels::max_value(row + first, last + 1 - first, isa);
         std::fill(row, row + first, 0.0f);
         std::fill(row + last + 1, row + nk, 0.0f);
         const float inv = 1.0f / kernels::exp_shift_sum(row + first, last + 1 - first, mx, isa);

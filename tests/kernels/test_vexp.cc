@@ -72,6 +72,28 @@ TEST(VExp, ExpShiftSumEveryLevelMatchesReference) {
   }
 }
 
+// A softmax row's max: every length, the max at each end and in the middle, NaNs skipped, empty and
+// all-NaN rows -inf; the same value at every level (a max is exact).
+TEST(VExp, MaxValueEveryLevelMatchesReference) {
+  for (int64_t n : kSizes) {
+    for (int64_t at : {int64_t(0), n / 2, n - 1}) {
+      std::vector<float> x = uniform(n + 4, -30.0f, -1.0f, uint32_t(n + at));
+      x[size_t(at)] = -0.5f;
+      x[size_t(n)] = 100.0f;  // past n: never read
+      if (n > 2) x[size_t((at + 1) % n)] = std::nanf("");
+      const float want = ref::max_value(x.data(), n);
+      ASSERT_EQ(want, -0.5f) << "n=" << n;
+      for (Isa isa : supported_isas())
+        ASSERT_EQ(max_value(x.data(), n, isa), want) << isa_name(isa) << " n=" << n << " at=" << at;
+    }
+  }
+  const std::vector<float> nans(17, std::nanf(""));
+  for (Isa isa : supported_isas()) {
+    ASSERT_EQ(max_value(nans.data(), 0, isa), -INFINITY) << isa_name(isa);
+    ASSERT_EQ(max_value(nans.data(), 17, isa), -INFINITY) << isa_name(isa);
+  }
+}
+
 // SwiGLU: gate over [-40, 40] (both saturations), in place and out of place.
 TEST(VExp, SiluMulEveryLevelMatchesReference) {
   for (int64_t n : kSizes) {

@@ -1,4 +1,5 @@
 // Scalar reference for kernels/vexp.h: std::exp, in index order.
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/vexp.h"
@@ -19,6 +20,12 @@ float exp_shift_sum(float* x, int64_t n, float shift) {
     sum += x[i];
   }
   return sum;
+}
+
+float max_value(const float* x, int64_t n) {
+  float m = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i]);
+  return m;
 }
 
 }  // namespace quanta::kernels::ref
