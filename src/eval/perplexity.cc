@@ -1,17 +1,28 @@
 #include "eval/perplexity.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <vector>
 
 #include "core/error.h"
+#include "kernels/isa.h"
+#include "kernels/vexp.h"
 
 namespace quanta {
 
 double token_nll(const float* logits, int64_t vocab, int32_t target) {
-  float mx = logits[0];
-  for (int64_t i = 1; i < vocab; ++i) mx = std::max(mx, logits[i]);
+  // The SIMD kernels of softmax attention: a double std::exp per logit was 8 % of a W4A16
+  // `quanta ppl` (49152 logits a token). Each chunk's exps are summed in f32 lanes, the chunks in
+  // double, so the sum keeps ~1e-7 relative.
+  constexpr int64_t kChunk = 1024;
+  const kernels::Isa isa = kernels::active_isa();
+  const float mx = kernels::max_value(logits, vocab, isa);
+  thread_local std::vector<float> e;
+  e.assign(logits, logits + vocab);
   double sum = 0.0;
-  for (int64_t i = 0; i < vocab; ++i) sum += std::exp(double(logits[i]) - mx);
+  for (int64_t c = 0; c < vocab; c += kChunk)
+    sum += kernels::exp_shift_sum(e.data() + c, std::min(kChunk, vocab - c), mx, isa);
   return std::log(sum) + mx - double(logits[target]);
 }
 

@@ -34,7 +34,8 @@ struct PplResult {
 PplResult perplexity(LlamaModel& model, const std::vector<int32_t>& tokens, const PplOptions& opt,
                      const std::function<void(int64_t, int64_t)>& progress = {});
 
-// -log softmax(logits)[target], computed in double.
+// -log softmax(logits)[target]: the max and exp(logit - max) by the SIMD kernels of kernels/vexp.h
+// (exp within kExpRelTol of std::exp), their sum and the log in double.
 double token_nll(const float* logits, int64_t vocab, int32_t target);
 
 }  // namespace quanta
