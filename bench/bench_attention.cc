@@ -18,6 +18,7 @@
 #include "kernels/attention.h"
 #include "kernels/isa.h"
 #include "kernels/matmul.h"
+#include "bench_util.h"
 
 namespace quanta::kernels {
 namespace {
@@ -26,15 +27,7 @@ constexpr int64_t kHeadDim = 64, kHeadsKv = 3, kGroup = 3;
 constexpr int64_t kPositions[] = {128, 512, 2048};
 constexpr DType kKvTypes[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kI8};
 
-std::vector<float> random_floats(int64_t n, uint64_t seed) {
-  std::vector<float> v(static_cast<size_t>(n));
-  uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
-  for (float& f : v) {
-    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-    f = float(s >> 40) * (2.0f / float(1 << 24)) - 1.0f;
-  }
-  return v;
-}
+using bench::random_floats;
 
 // f stored as t (I8: codes of +-1 values with one scale 1/127 per head row, into scales).
 std::vector<uint8_t> stored(DType t, const std::vector<float>& f, std::vector<float>& scales) {

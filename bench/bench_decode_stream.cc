@@ -21,6 +21,7 @@
 #include "ops/linear.h"
 #include "quant/packed_weight.h"
 #include "quant/rtn.h"
+#include "bench_util.h"
 
 namespace quanta {
 namespace {
@@ -43,13 +44,10 @@ constexpr Format kFormats[] = {
     {"BF16", QuantType::kInt, 0, 0, ActQuant::kNone},
 };
 
+// Weights of a trained layer's scale: random_floats scaled by 0.05.
 std::vector<float> random_floats(int64_t n, uint64_t seed) {
-  std::vector<float> v(static_cast<size_t>(n));
-  uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
-  for (float& f : v) {
-    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-    f = (float(s >> 40) * (2.0f / float(1 << 24)) - 1.0f) * 0.05f;
-  }
+  std::vector<float> v = bench::random_floats(n, seed);
+  for (float& f : v) f *= 0.05f;
   return v;
 }
 

@@ -14,6 +14,7 @@
 #include "core/dtype.h"
 #include "kernels/isa.h"
 #include "kernels/matmul.h"
+#include "bench_util.h"
 
 namespace quanta::kernels {
 namespace {
@@ -30,15 +31,7 @@ constexpr int64_t kTokens[] = {1, 64, 512};
 constexpr DType kWeightTypes[] = {DType::kF32, DType::kF16, DType::kBF16};
 
 // Uniform in [-1, 1), cheap enough for lm_head's 28M weights.
-std::vector<float> random_floats(int64_t n, uint64_t seed) {
-  std::vector<float> v(static_cast<size_t>(n));
-  uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
-  for (float& f : v) {
-    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-    f = float(s >> 40) * (2.0f / float(1 << 24)) - 1.0f;
-  }
-  return v;
-}
+using bench::random_floats;
 
 std::vector<uint8_t> random_weights(DType t, int64_t n) {
   const std::vector<float> f = random_floats(n, 1);

@@ -17,6 +17,7 @@
 #include "kernels/qmatmul.h"
 #include "quant/packed_weight.h"
 #include "quant/rtn.h"
+#include "bench_util.h"
 
 namespace quanta::kernels {
 namespace {
@@ -49,15 +50,7 @@ constexpr Format kFormats[] = {
     {"W8A8", QuantType::kInt, 8, true, 0, ActQuant::kInt8PerToken},
 };
 
-std::vector<float> random_floats(int64_t n, uint64_t seed) {
-  std::vector<float> v(static_cast<size_t>(n));
-  uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
-  for (float& f : v) {
-    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-    f = float(s >> 40) * (2.0f / float(1 << 24)) - 1.0f;
-  }
-  return v;
-}
+using bench::random_floats;
 
 void bm_qmatmul(benchmark::State& state, Isa isa, Format f, int64_t m, Shape s) {
   QuantArgs a;

@@ -10,18 +10,14 @@
 
 #include "kernels/isa.h"
 #include "kernels/vexp.h"
+#include "bench_util.h"
 
 namespace quanta::kernels {
 namespace {
 
+// Logits / attention scores: [-15, 5).
 std::vector<float> scores(int64_t n, uint64_t seed) {
-  std::vector<float> v(static_cast<size_t>(n));
-  uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
-  for (float& f : v) {
-    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-    f = float(s >> 40) * (20.0f / float(1 << 24)) - 15.0f;  // [-15, 5): logits / scores
-  }
-  return v;
+  return bench::random_floats(n, seed, -15.0f, 5.0f);
 }
 
 void set_rate(benchmark::State& state, int64_t n) {
