@@ -38,22 +38,29 @@ TEST(ThreadPool, ManyShortSections) {
 }
 
 // A stalled thread (as when the OS deschedules a worker) holds up a call by at most its own
-// chunk: the others claim every chunk it has not started, and each thread keeps its own index.
-TEST(ThreadPool, OthersTakeTheChunksOfAStalledThread) {
+// piece: the others claim every piece it has not started, and each thread keeps its own index.
+// A thread runs its own share front to back (one stream of reads), then the others' from the back.
+TEST(ThreadPool, OthersTakeThePiecesOfAStalledThread) {
   ThreadPool pool(2);
   const int64_t n = 64;
   std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
-  std::vector<int> runs(2, 0);  // chunks run per thread index, each written by one thread only
+  std::vector<int> runs(2, 0);  // pieces run per thread index, each written by one thread only
+  std::vector<int64_t> begins;  // of the caller's pieces, in the order it ran them
   pool.parallel_for(n, [&](int64_t b, int64_t e, int th) {
     ASSERT_TRUE(th == 0 || th == 1);
     if (th == 1) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (th == 0) begins.push_back(b);
     ++runs[size_t(th)];
     for (int64_t i = b; i < e; ++i) hits[size_t(i)]++;
   });
   for (int64_t i = 0; i < n; ++i) EXPECT_EQ(hits[size_t(i)].load(), 1) << "i=" << i;
-  // 8 chunks for 2 threads: the stalled worker runs at most its first one.
+  // 16 pieces of 4 for 2 threads: the stalled worker runs at most its first one.
   EXPECT_LE(runs[1], 1);
-  EXPECT_EQ(runs[0] + runs[1], 8);
+  EXPECT_EQ(runs[0] + runs[1], 16);
+  ASSERT_GE(begins.size(), size_t(8));
+  for (size_t i = 0; i < 8; ++i) EXPECT_EQ(begins[i], int64_t(4 * i)) << "own share, in order";
+  for (size_t i = 8; i < begins.size(); ++i)
+    EXPECT_EQ(begins[i], int64_t(60 - 4 * (i - 8))) << "the stalled share, from the back";
 }
 
 TEST(DType, Bf16RoundTripAndRounding) {
