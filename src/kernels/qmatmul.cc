@@ -42,12 +42,23 @@ bool has_avx512_vnni() {
   return vnni;
 }
 
-float* qmatmul_scratch(int64_t n) {
+namespace {
+float* aligned_floats(std::vector<float>& buf, int64_t n) {
   constexpr int64_t kAlignFloats = 16;  // 64 bytes
-  thread_local std::vector<float> buf;
   if (int64_t(buf.size()) < n + kAlignFloats) buf.resize(size_t(n + kAlignFloats));
   const uintptr_t p = reinterpret_cast<uintptr_t>(buf.data());
   return reinterpret_cast<float*>((p + 63) & ~uintptr_t(63));
+}
+}  // namespace
+
+float* qmatmul_scratch(int64_t n) {
+  thread_local std::vector<float> buf;
+  return aligned_floats(buf, n);
+}
+
+float* qmatmul_input_scratch(int64_t n) {
+  thread_local std::vector<float> buf;
+  return aligned_floats(buf, n);
 }
 
 void qmatmul(const float* x, int64_t m, const MatrixView& w, int64_t n0, int64_t n1, float* y,
@@ -97,16 +108,17 @@ void qmatmul_a8(const int8_t* xq, const float* sx, int64_t m, int64_t ldq, const
 }
 
 void qmatmul_i16(const int16_t* xq, const float* xs, const float* xz, int64_t m,
-                 const MatrixView& w, int64_t n0, int64_t n1, float* y, int64_t ldy, Isa isa) {
+                 const MatrixView& w, int64_t n0, int64_t n1, float* y, int64_t ldy, Isa isa,
+                 bool input_unchanged) {
   QUANTA_ASSERT(runs_i16(w));
   check_args(w, m, n0, n1, ldy, isa);
   if (m == 0 || n0 == n1) return;
   switch (isa) {
     case Isa::kScalar: return ref::qmatmul_i16(xq, xs, xz, m, w, n0, n1, y, ldy);
-    case Isa::kAvx2: return avx2::qmatmul_i16(xq, xs, xz, m, w, n0, n1, y, ldy);
+    case Isa::kAvx2: return avx2::qmatmul_i16(xq, xs, xz, m, w, n0, n1, y, ldy, input_unchanged);
     case Isa::kAvx512:
       if (has_avx512_vnni()) return avx512vnni::qmatmul_i16(xq, xs, xz, m, w, n0, n1, y, ldy);
-      return avx2::qmatmul_i16(xq, xs, xz, m, w, n0, n1, y, ldy);
+      return avx2::qmatmul_i16(xq, xs, xz, m, w, n0, n1, y, ldy, input_unchanged);
   }
 }
 

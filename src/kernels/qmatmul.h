@@ -40,8 +40,12 @@ inline int64_t a8_row_stride(int64_t k) { return (k + 3) / 4 * 4; }
 //   sum of the block's codes: quantize_act_i16's output (kernels/act_quant.h). Each block's sum
 //   is exact in int32; every level then scales and accumulates in the order written, so all
 //   levels give the same bits. Overwrites Y[i][n0..n1). Single-threaded.
+//   input_unchanged: the caller's promise that nothing wrote to xq since this thread's previous
+//   call, so a kernel may reuse what it derived from the codes then (for the same xq and sizes):
+//   the pieces of one Linear, and the parts of a fused one, on one thread.
 void qmatmul_i16(const int16_t* xq, const float* xs, const float* xz, int64_t m,
-                 const MatrixView& w, int64_t n0, int64_t n1, float* y, int64_t ldy, Isa isa);
+                 const MatrixView& w, int64_t n0, int64_t n1, float* y, int64_t ldy, Isa isa,
+                 bool input_unchanged = false);
 inline int64_t i16_row_stride(int64_t k) { return (k + 31) / 32 * 32; }
 inline constexpr int64_t kI16Block = 32;  // columns per activation scale
 
@@ -77,7 +81,8 @@ void qmatmul_a8(const int8_t* xq, const float* sx, int64_t m, int64_t ldq, const
                 int64_t n0, int64_t n1, float* y, int64_t ldy);
 void dequantize_rows(const MatrixView& w, int64_t r0, int64_t r1, float* out);
 void qmatmul_i16(const int16_t* xq, const float* xs, const float* xz, int64_t m,
-                 const MatrixView& w, int64_t n0, int64_t n1, float* y, int64_t ldy);
+                 const MatrixView& w, int64_t n0, int64_t n1, float* y, int64_t ldy,
+                 bool input_unchanged = false);
 }  // namespace avx2
 namespace avx512 {
 void qgemv(const float* x, int64_t m, const MatrixView& w, int64_t n0, int64_t n1, float* y,
@@ -94,5 +99,8 @@ void qmatmul_i16(const int16_t* xq, const float* xs, const float* xz, int64_t m,
 // Per-thread scratch distinct from matmul_scratch() (the f32 GEMM uses that one while the
 // decoded rows live here): at least n floats, 64-byte aligned.
 float* qmatmul_scratch(int64_t n);
+// Per-thread scratch for what a kernel derives from its input and may keep across calls (see
+// qmatmul_i16's input_unchanged); only the qmatmul_i16 kernels write it. As qmatmul_scratch.
+float* qmatmul_input_scratch(int64_t n);
 
 }  // namespace quanta::kernels

@@ -304,6 +304,14 @@ void run_chunked(const int16_t* xq, const float* xs, const float* xz, int64_t m,
   }
 }
 
+// The decode broadcast in qmatmul_input_scratch: of which codes (kp columns at xq), where.
+struct Broadcast {
+  const int16_t* xq;
+  int64_t kp;
+  const __m256i* xb;
+};
+thread_local Broadcast t_broadcast = {nullptr, 0, nullptr};
+
 template <bool kInt4, bool kF16>
 void run(const int16_t* xq, const float* xs, const float* xz, int64_t m, const MatrixView& w,
          int64_t n0, int64_t n1, float* y, int64_t ldy) {
@@ -313,9 +321,14 @@ void run(const int16_t* xq, const float* xs, const float* xz, int64_t m, const M
   __m256i* xb = nullptr;
   // One token's kp / 2 pairs broadcast (9 KB for k = 576, 24 KB for 1536), for int4 only: its
   // unpacking leaves the ALU ports busier than int8's sign extension, which measured slower so.
+  // Kept for the thread's next call on the same input: a Linear's 8 pieces per thread would
+  // otherwise broadcast as many bytes as the down projection's pieces read of W.
   if (kInt4 && m == 1) {
-    xb = reinterpret_cast<__m256i*>(qmatmul_scratch(kp * 4));
-    for (int64_t p = 0; p < kp / 2; ++p) _mm256_store_si256(xb + p, pair(xq + 2 * p));
+    xb = reinterpret_cast<__m256i*>(qmatmul_input_scratch(kp * 4));
+    if (t_broadcast.xq != xq || t_broadcast.kp != kp || t_broadcast.xb != xb) {
+      for (int64_t p = 0; p < kp / 2; ++p) _mm256_store_si256(xb + p, pair(xq + 2 * p));
+      t_broadcast = {xq, kp, xb};
+    }
   }
   for (int64_t rb = n0 / kRows; rb < rb_end; ++rb) {
     if (m <= 2) {  // decode: the whole block in one pass
@@ -347,7 +360,9 @@ void run(const int16_t* xq, const float* xs, const float* xz, int64_t m, const M
 }  // namespace
 
 void qmatmul_i16(const int16_t* xq, const float* xs, const float* xz, int64_t m,
-                 const MatrixView& w, int64_t n0, int64_t n1, float* y, int64_t ldy) {
+                 const MatrixView& w, int64_t n0, int64_t n1, float* y, int64_t ldy,
+                 bool input_unchanged) {
+  if (!input_unchanged) t_broadcast = {};
   const bool half = w.scales_f16 != nullptr;
   if (w.format == WeightFormat::kInt4x16) {
     if (half) return run<true, true>(xq, xs, xz, m, w, n0, n1, y, ldy);

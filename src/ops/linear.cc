@@ -22,26 +22,28 @@ struct Scratch {
   std::vector<float> sx;          // their per-token scales
   std::vector<int16_t> xq16;      // int16 activation codes (int4 / int8 weight-only kernels)
   std::vector<float> xs16, xz16;  // their block scales, and scales times code sums
+  std::vector<uint8_t> called;    // per thread: has it run a kernel on this input yet
 };
 Scratch& scratch() {
   thread_local Scratch s;
   return s;
 }
 
-// Runs body(i0, i1, n0, n1) over the output: token blocks for prefill, row blocks for decode.
+// Runs body(i0, i1, n0, n1, thread) over the output: token blocks for prefill, row blocks for
+// decode.
 template <typename Body>
 void split(int64_t m, int64_t n, ThreadPool& pool, const Body& body) {
   if (m >= kSplitTokensFrom) {
     // Prefill: each thread takes a block of tokens and all of W, so the kernel's packing of X is
     // not repeated by every thread (W is shared through the last-level cache).
     pool.parallel_for(
-        m, [&](int64_t i0, int64_t i1, int) { body(i0, i1, 0, n); }, 32);
+        m, [&](int64_t i0, int64_t i1, int th) { body(i0, i1, 0, n, th); }, 32);
     return;
   }
-  // Decode: split W's rows; chunks of 16 rows keep every thread's tile aligned to the kernels'
+  // Decode: split W's rows; pieces of 16 rows keep every thread's tile aligned to the kernels'
   // row blocking (and to the 16-row blocks of kInt8Vnni).
   pool.parallel_for(
-      n, [&](int64_t n0, int64_t n1, int) { body(0, m, n0, n1); }, 16);
+      n, [&](int64_t n0, int64_t n1, int th) { body(0, m, n0, n1, th); }, 16);
 }
 
 // What a kernel takes as input: int8 codes (W8A8), int16 codes (int4 / int8 weight-only), or f32.
@@ -120,13 +122,17 @@ void linear_fused(const float* x, int64_t m, const LinearPart* parts, int64_t n_
     } else {
       quantize(0, m, 0);
     }
-    split(m, n, pool, [&](int64_t i0, int64_t i1, int64_t n0, int64_t n1) {
+    s.called.assign(size_t(pool.size()), 0);
+    split(m, n, pool, [&](int64_t i0, int64_t i1, int64_t n0, int64_t n1, int th) {
       each_part(i0, i1, n0, n1,
                 [&](const LinearPart& p, int64_t a0, int64_t a1, int64_t r0, int64_t r1) {
                   const int64_t ny = p.w->rows;
+                  // Note: the codes are written above, before the split; a thread's later calls
+                  // (pieces, parts) may reuse its kernel's preparation of them.
                   kernels::qmatmul_i16(s.xq16.data() + a0 * kp, s.xs16.data() + a0 * nb,
                                        s.xz16.data() + a0 * nb, a1 - a0, *p.w, r0, r1,
-                                       p.y + a0 * ny, ny, isa);
+                                       p.y + a0 * ny, ny, isa, s.called[size_t(th)] != 0);
+                  s.called[size_t(th)] = 1;
                 });
     });
     return;
@@ -146,7 +152,7 @@ void linear_fused(const float* x, int64_t m, const LinearPart* parts, int64_t n_
     } else {
       kernels::quantize_act_int8(xin, m, k, s.xq.data(), ldq, s.sx.data(), isa);
     }
-    split(m, n, pool, [&](int64_t i0, int64_t i1, int64_t n0, int64_t n1) {
+    split(m, n, pool, [&](int64_t i0, int64_t i1, int64_t n0, int64_t n1, int) {
       each_part(i0, i1, n0, n1,
                 [&](const LinearPart& p, int64_t a0, int64_t a1, int64_t r0, int64_t r1) {
                   const int64_t ny = p.w->rows;
@@ -175,7 +181,7 @@ void linear_fused(const float* x, int64_t m, const LinearPart* parts, int64_t n_
     }
     xin = dst;
   }
-  split(m, n, pool, [&](int64_t i0, int64_t i1, int64_t n0, int64_t n1) {
+  split(m, n, pool, [&](int64_t i0, int64_t i1, int64_t n0, int64_t n1, int) {
     each_part(i0, i1, n0, n1,
               [&](const LinearPart& p, int64_t a0, int64_t a1, int64_t r0, int64_t r1) {
                 const MatrixView& w = *p.w;

@@ -311,6 +311,39 @@ TEST(QMatmulI16, Avx2KernelOnAvx512Cpu) {
   }
 }
 
+// input_unchanged: a thread's later calls on the same codes (a Linear's pieces, a fused Linear's
+// parts) give the reference's bits, and a call without it sees codes rewritten in place.
+TEST(QMatmulI16, InputUnchangedReusesOnlyTheSameCodes) {
+  const int64_t k = 576, n0 = 0, n1 = 16;
+  for (const Case& c : {kI16Cases[0], kI16Cases[1], kI16Cases[5]}) {
+    const auto p1 = pack_weight(quantized(c, kN, k, 4), ActQuant::kNone);
+    const auto p2 = pack_weight(quantized(c, kN, k, 5), ActQuant::kNone);
+    for (Isa isa : supported_isas()) {
+      I16Input in = quantize_i16(random_floats(k, 10), 1, k);
+      auto ref_of = [&](const MatrixView& w, int64_t r0, int64_t r1) {
+        std::vector<float> y(static_cast<size_t>(kN));
+        ref::qmatmul_i16(in.q.data(), in.s.data(), in.z.data(), 1, w, r0, r1, y.data(), kN);
+        return y;
+      };
+      auto run = [&](const MatrixView& w, int64_t r0, int64_t r1, bool unchanged) {
+        std::vector<float> y(static_cast<size_t>(kN));
+        qmatmul_i16(in.q.data(), in.s.data(), in.z.data(), 1, w, r0, r1, y.data(), kN, isa,
+                    unchanged);
+        return y;
+      };
+      ASSERT_EQ(run(p1->view, n0, n1, false), ref_of(p1->view, n0, n1)) << c.name;
+      ASSERT_EQ(run(p1->view, n1, kN, true), ref_of(p1->view, n1, kN)) << c.name << " next piece";
+      ASSERT_EQ(run(p2->view, n0, kN, true), ref_of(p2->view, n0, kN)) << c.name << " next part";
+      // New codes in the same buffer (the next Linear's input): the caller says so.
+      const I16Input other = quantize_i16(random_floats(k, 11), 1, k);
+      std::copy(other.q.begin(), other.q.end(), in.q.begin());
+      std::copy(other.s.begin(), other.s.end(), in.s.begin());
+      std::copy(other.z.begin(), other.z.end(), in.z.begin());
+      ASSERT_EQ(run(p1->view, n0, kN, false), ref_of(p1->view, n0, kN)) << c.name << " new codes";
+    }
+  }
+}
+
 // Real SmolLM2-135M shapes at decode, batched-decode and prefill token counts.
 TEST(QMatmulI16, LayerShapes) {
   const struct { int64_t n, k; } shapes[] = {{576, 576}, {192, 576}, {1536, 576}, {576, 1536}};
