@@ -9,12 +9,14 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 #include <vector>
 
 #include "core/dtype.h"
 #include "core/error.h"
 #include "kernels/act_quant.h"
+#include "kernels/convert.h"
 #include "ops/attention.h"
 
 namespace quanta {
@@ -47,8 +49,10 @@ inline void store_kv_rows(const float* src, int64_t rows, int64_t hd, DType t, v
                           float* scales) {
   if (t == DType::kI8)
     kernels::quantize_act_int8(src, rows, hd, static_cast<int8_t*>(dst), hd, scales);
+  else if (t == DType::kF32)
+    std::memcpy(dst, src, size_t(rows * hd) * sizeof(float));
   else
-    f32_to_dtype(src, t, dst, rows * hd);
+    kernels::f32_to_half(src, rows * hd, t, static_cast<uint16_t*>(dst), kernels::active_isa());
 }
 
 class KvCache {
