@@ -159,5 +159,27 @@ TEST(Ops, RmsNorm) {
   EXPECT_NEAR(y[3], 0.5 * 4 * r, kOpsTol);
 }
 
+// Real widths and awkward ones, against a long-double sum: within an f32 rounding or two.
+TEST(Ops, RmsNormMatchesLongDoubleAtAwkwardWidths) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-4.0f, 4.0f);
+  for (int64_t d : {1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 576, 1536}) {
+    std::vector<float> x(static_cast<size_t>(2 * d)), w(static_cast<size_t>(d)), y(x.size());
+    for (float& v : x) v = u(rng);
+    for (float& v : w) v = u(rng);
+    rmsnorm(x.data(), w.data(), 2, d, 1e-5f, y.data());
+    for (int64_t i = 0; i < 2; ++i) {
+      long double ss = 0;
+      for (int64_t j = 0; j < d; ++j) ss += (long double)x[size_t(i * d + j)] * x[size_t(i * d + j)];
+      const long double inv = 1.0L / std::sqrt(ss / d + 1e-5L);
+      for (int64_t j = 0; j < d; ++j) {
+        const long double want = (long double)w[size_t(j)] * x[size_t(i * d + j)] * inv;
+        EXPECT_NEAR(double(y[size_t(i * d + j)]), double(want), 4e-7 * std::fabs(double(want)) + 1e-30)
+            << "d=" << d << " i=" << i << " j=" << j;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace quanta::ops
