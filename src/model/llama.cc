@@ -273,8 +273,8 @@ void LlamaModel::layer_forward(int64_t l, float* x, int64_t T, KvCache& cache,
   cache.write(l, pos0, kc, vc, T);  // rounded to the cache's dtype: attention reads them back
   ops::attention(q_.data(), T, pos0, cache.layer(l), shape, attn_.data(), pool);
   hook("self_attn.o_proj", attn_.data());
-  ops::linear(attn_.data(), T, L.wo, nullptr, xn_.data(), pool);
-  for (int64_t i = 0; i < T * d; ++i) x[i] += xn_[size_t(i)];
+  const ops::LinearPart o_proj{&L.wo, nullptr, xn_.data(), x};
+  ops::linear_fused(attn_.data(), T, &o_proj, 1, pool);  // x += o_proj(attn)
   // MLP block: x += down(silu(gate(h)) * up(h)), h = rmsnorm(x).
   ops::rmsnorm(x, L.mlp_norm.data(), T, d, c.rms_norm_eps, xn_.data());
   hook("mlp.gate_proj", xn_.data());
@@ -283,8 +283,8 @@ void LlamaModel::layer_forward(int64_t l, float* x, int64_t T, KvCache& cache,
   ops::linear_fused(xn_.data(), T, gate_up, 2, pool);
   ops::silu_mul(gate_.data(), up_.data(), gate_.data(), T * ff, pool);
   hook("mlp.down_proj", gate_.data());
-  ops::linear(gate_.data(), T, L.w_down, nullptr, xn_.data(), pool);
-  for (int64_t i = 0; i < T * d; ++i) x[i] += xn_[size_t(i)];
+  const ops::LinearPart down{&L.w_down, nullptr, xn_.data(), x};
+  ops::linear_fused(gate_.data(), T, &down, 1, pool);  // x += down(silu(gate) * up)
 }
 
 void LlamaModel::forward(const int32_t* tokens, int64_t T, KvCache& cache, float* logits,

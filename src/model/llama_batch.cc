@@ -85,16 +85,16 @@ void LlamaModel::forward_batch(const std::vector<BatchSeq>& seqs, PagedKvCache& 
     ops::paged_attention(q.data(), ps.data(), int64_t(ps.size()), cache.layer(l),
                          cache.block_size(), shape, attn.data(), pool);
     act_quant(attn.data(), qdim);
-    ops::linear(attn.data(), N, L.wo, nullptr, xn.data(), pool);
-    for (int64_t i = 0; i < N * d; ++i) x[size_t(i)] += xn[size_t(i)];
+    const ops::LinearPart o_proj{&L.wo, nullptr, xn.data(), x.data()};
+    ops::linear_fused(attn.data(), N, &o_proj, 1, pool);  // x += o_proj(attn)
     ops::rmsnorm(x.data(), L.mlp_norm.data(), N, d, c.rms_norm_eps, xn.data());
     act_quant(xn.data(), d);
     const ops::LinearPart gate_up[] = {{&L.w_gate, nullptr, gate.data()}, {&L.w_up, nullptr, up.data()}};
     ops::linear_fused(xn.data(), N, gate_up, 2, pool);
     ops::silu_mul(gate.data(), up.data(), gate.data(), N * ff, pool);
     act_quant(gate.data(), ff);
-    ops::linear(gate.data(), N, L.w_down, nullptr, xn.data(), pool);
-    for (int64_t i = 0; i < N * d; ++i) x[size_t(i)] += xn[size_t(i)];
+    const ops::LinearPart down{&L.w_down, nullptr, xn.data(), x.data()};
+    ops::linear_fused(gate.data(), N, &down, 1, pool);  // x += down(silu(gate) * up)
   }
   for (const BatchSeq& s : seqs) s.kv->n_past += s.n_tokens;
   if (!logits || n_logits == 0) return;

@@ -89,11 +89,13 @@ void linear_fused(const float* x, int64_t m, const LinearPart* parts, int64_t n_
       const int64_t r0 = std::max<int64_t>(n0 - off, 0), r1 = std::min<int64_t>(n1 - off, rows);
       if (r0 < r1) {
         fn(parts[p], i0, i1, r0, r1);
-        if (const float* b = parts[p].bias) {
-          const int64_t ny = rows;
+        const float* y = parts[p].y;
+        if (const float* b = parts[p].bias)
           for (int64_t i = i0; i < i1; ++i)
-            for (int64_t j = r0; j < r1; ++j) parts[p].y[i * ny + j] += b[j];
-        }
+            for (int64_t j = r0; j < r1; ++j) parts[p].y[i * rows + j] += b[j];
+        if (float* res = parts[p].residual)
+          for (int64_t i = i0; i < i1; ++i)
+            for (int64_t j = r0; j < r1; ++j) res[i * rows + j] += y[i * rows + j];
       }
       off += rows;
     }

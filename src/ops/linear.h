@@ -14,11 +14,14 @@ namespace quanta::ops {
 void linear(const float* x, int64_t m, const MatrixView& w, const float* bias, float* y,
             ThreadPool& pool);
 
-// One output of linear_fused: y = x W^T (+ bias), W (rows, cols), y (m, rows).
+// One output of linear_fused: y = x W^T (+ bias), W (rows, cols), y (m, rows); then, if set,
+// residual += y (a decoder layer's skip connection), by the thread that computed those rows of y
+// (no serial pass over the output, whose rows the other threads wrote).
 struct LinearPart {
   const MatrixView* w = nullptr;
   const float* bias = nullptr;  // (rows) or nullptr
   float* y = nullptr;
+  float* residual = nullptr;  // (m, rows) or nullptr
 };
 
 // Several Linears on the same input (q/k/v, gate/up) as one parallel section over their rows
