@@ -31,6 +31,15 @@ inline std::filesystem::path test_folder() {
   return scratch_root() / (std::string(info->test_suite_name()) + "." + info->name());
 }
 
+// n values drawn uniformly from [lo, hi) by a generator seeded with seed.
+inline std::vector<float> random_floats(int64_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& f : v) f = dist(rng);
+  return v;
+}
+
 // n values drawn from N(0, 1) by a generator seeded with seed.
 inline std::vector<float> normal_floats(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "kernels/isa.h"
 #include "kernels/matmul.h"
+#include "test_util.h"
 
 namespace quanta::kernels {
 namespace {
@@ -40,13 +41,7 @@ struct Range {
 };
 const Range kRanges[] = {{0, kN}, {5, 40}, {13, 14}, {0, 12}, {24, kN}, {1, 33}};
 
-std::vector<float> random_floats(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& f : v) f = dist(rng);
-  return v;
-}
+using testing_util::random_floats;
 
 // Weights stored in dtype t (bytes) and the same values widened to f32.
 struct Weights {

@@ -15,6 +15,7 @@
 #include "kernels/qmatmul.h"
 #include "quant/packed_weight.h"
 #include "quant/rtn.h"
+#include "test_util.h"
 
 namespace quanta::kernels {
 namespace {
@@ -49,13 +50,7 @@ const Case kCases[] = {
     {"fp8_chan", QuantType::kFloat, 8, true, 0},      {"fp8_g16", QuantType::kFloat, 8, true, 16},
 };
 
-std::vector<float> random_floats(int64_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& f : v) f = dist(rng);
-  return v;
-}
+using testing_util::random_floats;
 
 QuantizedWeight quantized(const Case& c, int64_t n, int64_t k, uint32_t seed) {
   QuantArgs a;

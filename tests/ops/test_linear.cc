@@ -12,17 +12,12 @@
 #include "ops/linear.h"
 #include "quant/packed_weight.h"
 #include "quant/rtn.h"
+#include "test_util.h"
 
 namespace quanta::ops {
 namespace {
 
-std::vector<float> random_floats(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& f : v) f = d(rng);
-  return v;
-}
+using testing_util::random_floats;
 
 // A (rows, cols) weight: f32, or RTN-quantized and packed for the kernels.
 struct Weight {
