@@ -80,6 +80,7 @@ void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t 
       return ref::quantize_act_int8(x, m, k, q, ldq, scales);
     case Isa::kAvx2:
       return avx2::quantize_act_int8(x, m, k, q, ldq, scales);
+    case Isa::kAmx:
     case Isa::kAvx512:
       return avx512::quantize_act_int8(x, m, k, q, ldq, scales);
   }
@@ -104,7 +105,7 @@ void quantize_act_i16(const float* x, int64_t m, int64_t k, int16_t* q, int64_t 
   QUANTA_ASSERT(static_cast<int>(isa) <= static_cast<int>(detected_isa()));
   int32_t (*block)(const float*, int64_t, int16_t*, float*) = ref::quantize_act_i16_block;
   if (isa == Isa::kAvx2) block = avx2::quantize_act_i16_block;
-  if (isa == Isa::kAvx512) block = avx512::quantize_act_i16_block;
+  if (isa >= Isa::kAvx512) block = avx512::quantize_act_i16_block;
   const int64_t nb = kp / 32;
   for (int64_t i = 0; i < m; ++i) {
     for (int64_t b = 0; b < nb; ++b) {

@@ -30,6 +30,7 @@ void attend_update(const float* q, int64_t n_q, int64_t hd, float scale, const K
       return ref::attend_update(q, n_q, hd, scale, kv, n, m, l, acc);
     case Isa::kAvx2:
       return avx2::attend_update(q, n_q, hd, scale, kv, n, m, l, acc);
+    case Isa::kAmx:
     case Isa::kAvx512:
       return avx512::attend_update(q, n_q, hd, scale, kv, n, m, l, acc);
   }

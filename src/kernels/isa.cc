@@ -1,7 +1,10 @@
 #include "kernels/isa.h"
 
 #include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 
 #include "core/error.h"
@@ -9,12 +12,33 @@
 namespace quanta::kernels {
 namespace {
 
-constexpr Isa kAllIsas[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512};
+constexpr Isa kAllIsas[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx};
 
 // CPUID.1:ECX.F16C (clang's __builtin_cpu_supports has no "f16c").
 bool has_f16c() {
   unsigned eax, ebx, ecx, edx;
   return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C) != 0;
+}
+
+// AMX-TILE and AMX-INT8 in CPUID, the tile state enabled in XCR0 (XTILECFG, XTILEDATA: bits 17,
+// 18), and Linux's permission for this process to use the tile data (arch_prctl
+// ARCH_REQ_XCOMP_PERM; without it the first tile instruction kills the process with SIGILL).
+bool has_amx_int8() {
+  unsigned eax, ebx, ecx, edx;
+  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+  constexpr unsigned kAmxTile = 1u << 24, kAmxInt8 = 1u << 25;
+  if ((edx & kAmxTile) == 0 || (edx & kAmxInt8) == 0) return false;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || (ecx & bit_OSXSAVE) == 0) return false;
+  uint32_t xcr0_lo, xcr0_hi;
+  asm volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  constexpr uint32_t kTileState = (1u << 17) | (1u << 18);
+  if ((xcr0_lo & kTileState) != kTileState) return false;
+#if defined(__linux__) && defined(SYS_arch_prctl)
+  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
 }
 
 Isa detect() {
@@ -25,6 +49,7 @@ Isa detect() {
   const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
                       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
                       __builtin_cpu_supports("avx512dq");
+  if (avx512 && __builtin_cpu_supports("avx512vnni") && has_amx_int8()) return Isa::kAmx;
   if (avx512) return Isa::kAvx512;
   if (avx2) return Isa::kAvx2;
   return Isa::kScalar;
@@ -37,6 +62,7 @@ std::string_view isa_name(Isa isa) {
     case Isa::kScalar: return "scalar";
     case Isa::kAvx2: return "avx2";
     case Isa::kAvx512: return "avx512";
+    case Isa::kAmx: return "amx";
   }
   return "unknown";
 }
@@ -49,7 +75,7 @@ Isa detected_isa() {
 Isa parse_isa(std::string_view name) {
   for (Isa isa : kAllIsas)
     if (isa_name(isa) == name) return isa;
-  fail("QUANTA_ISA: unknown instruction set '{}' (expected scalar, avx2 or avx512)", name);
+  fail("QUANTA_ISA: unknown instruction set '{}' (expected scalar, avx2, avx512 or amx)", name);
 }
 
 Isa resolve_isa(const char* override_value, Isa detected) {

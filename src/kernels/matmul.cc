@@ -38,6 +38,7 @@ void matmul(const float* x, int64_t m, int64_t k, const void* w, DType wtype, in
   switch (isa) {
     case Isa::kScalar: return ref::matmul(x, m, k, w, wtype, n0, n1, y, ldy);
     case Isa::kAvx2: return avx2::matmul(x, m, k, w, wtype, n0, n1, y, ldy);
+    case Isa::kAmx:
     case Isa::kAvx512: return avx512::matmul(x, m, k, w, wtype, n0, n1, y, ldy);
   }
 }
@@ -50,6 +51,7 @@ void matmul_nn(const float* x, int64_t m, int64_t k, int64_t ldx, const float* w
   switch (isa) {
     case Isa::kScalar: return ref::matmul_nn(x, m, k, ldx, w, n, ldw, y, ldy);
     case Isa::kAvx2: return avx2::matmul_nn(x, m, k, ldx, w, n, ldw, y, ldy);
+    case Isa::kAmx:
     case Isa::kAvx512: return avx512::matmul_nn(x, m, k, ldx, w, n, ldw, y, ldy);
   }
 }
@@ -60,6 +62,7 @@ float dot(const float* a, const float* b, int64_t n, Isa isa) {
   switch (isa) {
     case Isa::kScalar: return ref::dot(a, b, n);
     case Isa::kAvx2: return avx2::dot(a, b, n);
+    case Isa::kAmx:
     case Isa::kAvx512: return avx512::dot(a, b, n);
   }
   return 0.0f;
@@ -71,6 +74,7 @@ void axpy(float alpha, const float* x, float* y, int64_t n, Isa isa) {
   switch (isa) {
     case Isa::kScalar: return ref::axpy(alpha, x, y, n);
     case Isa::kAvx2: return avx2::axpy(alpha, x, y, n);
+    case Isa::kAmx:
     case Isa::kAvx512: return avx512::axpy(alpha, x, y, n);
   }
 }
@@ -82,6 +86,7 @@ void to_f32(const void* src, DType src_type, float* dst, int64_t n, Isa isa) {
   switch (isa) {
     case Isa::kScalar: return ref::to_f32(src, src_type, dst, n);
     case Isa::kAvx2: return avx2::to_f32(src, src_type, dst, n);
+    case Isa::kAmx:
     case Isa::kAvx512: return avx512::to_f32(src, src_type, dst, n);
   }
 }

@@ -24,6 +24,7 @@ void dequantize_at(const MatrixView& w, int64_t r0, int64_t r1, float* out, Isa 
   switch (isa) {
     case Isa::kScalar: return ref::dequantize_rows(w, r0, r1, out);
     case Isa::kAvx2: return avx2::dequantize_rows(w, r0, r1, out);
+    case Isa::kAmx:
     case Isa::kAvx512: return avx512::dequantize_rows(w, r0, r1, out);
   }
 }
@@ -37,7 +38,7 @@ bool runs_i16(const MatrixView& w) {
 bool has_avx512_vnni() {
   static const bool vnni = [] {
     __builtin_cpu_init();
-    return detected_isa() == Isa::kAvx512 && __builtin_cpu_supports("avx512vnni");
+    return detected_isa() >= Isa::kAvx512 && __builtin_cpu_supports("avx512vnni");
   }();
   return vnni;
 }
@@ -77,7 +78,7 @@ void qmatmul(const float* x, int64_t m, const MatrixView& w, int64_t n0, int64_t
   }
   if (isa == Isa::kScalar) return ref::qgemv(x, m, w, n0, n1, y, ldy);
   if (m < kQGemmMinRows) {
-    if (isa == Isa::kAvx512) return avx512::qgemv(x, m, w, n0, n1, y, ldy);
+    if (isa >= Isa::kAvx512) return avx512::qgemv(x, m, w, n0, n1, y, ldy);
     return avx2::qgemv(x, m, w, n0, n1, y, ldy);
   }
   // Prefill: decode a block of rows once, then the f32 GEMM over all m tokens. Note: the GEMM
@@ -101,6 +102,9 @@ void qmatmul_a8(const int8_t* xq, const float* sx, int64_t m, int64_t ldq, const
   switch (isa) {
     case Isa::kScalar: return ref::qmatmul_a8(xq, sx, m, ldq, w, n0, n1, y, ldy);
     case Isa::kAvx2: return avx2::qmatmul_a8(xq, sx, m, ldq, w, n0, n1, y, ldy);
+    case Isa::kAmx:
+      if (m >= kAmxMinRows) return amx::qmatmul_a8(xq, sx, m, ldq, w, n0, n1, y, ldy);
+      [[fallthrough]];
     case Isa::kAvx512:
       if (has_avx512_vnni()) return avx512vnni::qmatmul_a8(xq, sx, m, ldq, w, n0, n1, y, ldy);
       return avx2::qmatmul_a8(xq, sx, m, ldq, w, n0, n1, y, ldy);
@@ -116,6 +120,7 @@ void qmatmul_i16(const int16_t* xq, const float* xs, const float* xz, int64_t m,
   switch (isa) {
     case Isa::kScalar: return ref::qmatmul_i16(xq, xs, xz, m, w, n0, n1, y, ldy);
     case Isa::kAvx2: return avx2::qmatmul_i16(xq, xs, xz, m, w, n0, n1, y, ldy, input_unchanged);
+    case Isa::kAmx:
     case Isa::kAvx512:
       if (has_avx512_vnni()) return avx512vnni::qmatmul_i16(xq, xs, xz, m, w, n0, n1, y, ldy);
       return avx2::qmatmul_i16(xq, xs, xz, m, w, n0, n1, y, ldy, input_unchanged);

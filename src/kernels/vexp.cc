@@ -10,6 +10,7 @@ void silu_mul(const float* gate, const float* up, float* out, int64_t n, Isa isa
   switch (isa) {
     case Isa::kScalar: return ref::silu_mul(gate, up, out, n);
     case Isa::kAvx2: return avx2::silu_mul(gate, up, out, n);
+    case Isa::kAmx:
     case Isa::kAvx512: return avx512::silu_mul(gate, up, out, n);
   }
 }
@@ -19,6 +20,7 @@ float exp_shift_sum(float* x, int64_t n, float shift, Isa isa) {
   switch (isa) {
     case Isa::kScalar: return ref::exp_shift_sum(x, n, shift);
     case Isa::kAvx2: return avx2::exp_shift_sum(x, n, shift);
+    case Isa::kAmx:
     case Isa::kAvx512: return avx512::exp_shift_sum(x, n, shift);
   }
   return 0.0f;
@@ -29,6 +31,7 @@ float max_value(const float* x, int64_t n, Isa isa) {
   switch (isa) {
     case Isa::kScalar: return ref::max_value(x, n);
     case Isa::kAvx2: return avx2::max_value(x, n);
+    case Isa::kAmx:
     case Isa::kAvx512: return avx512::max_value(x, n);
   }
   return 0.0f;

@@ -244,7 +244,8 @@ TEST(Isa, ParsesLevelNames) {
   EXPECT_EQ(parse_isa("scalar"), Isa::kScalar);
   EXPECT_EQ(parse_isa("avx2"), Isa::kAvx2);
   EXPECT_EQ(parse_isa("avx512"), Isa::kAvx512);
-  for (const char* bad : {"", "sse", "AVX2", "avx-512", "avx512 ", "neon"})
+  EXPECT_EQ(parse_isa("amx"), Isa::kAmx);
+  for (const char* bad : {"", "sse", "AVX2", "avx-512", "avx512 ", "neon", "AMX", "amx-int8"})
     EXPECT_THROW(parse_isa(bad), Error) << "'" << bad << "'";
 }
 
@@ -254,6 +255,8 @@ TEST(Isa, OverrideMayOnlyLower) {
   EXPECT_EQ(resolve_isa("scalar", Isa::kAvx512), Isa::kScalar);
   EXPECT_EQ(resolve_isa("avx2", Isa::kAvx2), Isa::kAvx2);
   EXPECT_THROW(resolve_isa("avx512", Isa::kAvx2), Error);
+  EXPECT_EQ(resolve_isa("avx512", Isa::kAmx), Isa::kAvx512);
+  EXPECT_THROW(resolve_isa("amx", Isa::kAvx512), Error);
   EXPECT_THROW(resolve_isa("avx2", Isa::kScalar), Error);
   EXPECT_THROW(resolve_isa("bogus", Isa::kAvx512), Error);
 }

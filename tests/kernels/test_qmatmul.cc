@@ -420,5 +420,37 @@ TEST(QMatmulA8, Avx2KernelOnAvx512Cpu) {
   EXPECT_EQ(got, want);
 }
 
+// The AMX tile kernel directly, at the token counts the dispatcher gives the VNNI code too (1, 2)
+// and around its tiles' 16 and 32 tokens, columns around its 64-byte steps (a partial last step
+// read from a zero-padded copy), with activations already a whole number of steps wide (read in
+// place) and not.
+TEST(QMatmulA8, AmxKernelAtTileEdges) {
+  if (detected_isa() < Isa::kAmx) GTEST_SKIP() << "no AMX";
+  Case c{"int8_chan", QuantType::kInt, 8, true, 0};
+  for (int64_t k : {int64_t(4), int64_t(60), int64_t(64), int64_t(65), int64_t(128), int64_t(130), int64_t(576)}) {
+    const QuantizedWeight q = quantized(c, kN, k, uint32_t(k + 7));
+    const auto p = pack_weight(q, ActQuant::kInt8PerToken);
+    const int64_t ldq = a8_row_stride(k);
+    for (int64_t m : {int64_t(1), int64_t(2), int64_t(15), int64_t(16), int64_t(17), int64_t(31), int64_t(32), int64_t(33), int64_t(64)}) {
+      std::mt19937 rng(uint32_t(m * 31 + k));
+      std::vector<int8_t> xq(size_t(m * ldq), 0);
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t cc = 0; cc < k; ++cc) xq[size_t(i * ldq + cc)] = int8_t(int(rng() % 256) - 128);
+      const std::vector<float> sx = random_floats(m, 5, 0.001f, 0.1f);
+      std::vector<float> want(size_t(m * kN));
+      ref::qmatmul_a8(xq.data(), sx.data(), m, ldq, p->view, 0, kN, want.data(), kN);
+      for (Range r : kRanges) {
+        std::vector<float> y(size_t(m * kN), -7.0f);
+        amx::qmatmul_a8(xq.data(), sx.data(), m, ldq, p->view, r.n0, r.n1, y.data(), kN);
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < kN; ++j) {
+            const float e = (j < r.n0 || j >= r.n1) ? -7.0f : want[size_t(i * kN + j)];
+            ASSERT_EQ(y[size_t(i * kN + j)], e) << "m=" << m << " k=" << k << " j=" << j << " rows " << r.n0 << ".." << r.n1;
+          }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace quanta::kernels
