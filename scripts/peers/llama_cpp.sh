@@ -4,7 +4,10 @@
 #   1. pip download --no-binary :all: llama-cpp-python==$LLAMA_CPP_PY_VERSION (the sdist vendors llama.cpp)
 #   2. unpack it under $QUANTA_PEERS_DIR/llama.cpp/src
 #   3. cmake build of vendor/llama.cpp (Release, no CURL/tests/examples/server, CPU) -> $QUANTA_PEERS_DIR/llama.cpp/bin
-# Environment: QUANTA_PEERS_DIR (default /work/peers), PYTHON (default python3), JOBS (default 2).
+# Environment: QUANTA_PEERS_DIR (default /work/peers), PYTHON (default python3), JOBS (default 2),
+# LLAMA_CPP_NO_AMX=1: compile ggml without Intel AMX (-mno-amx-*; GGML_NATIVE would otherwise use it
+# where the CPU has it): in 0.3.36 its AMX matmul dies with SIGILL at its first tileloadd on a Xeon
+# whose AMX quanta's kernels use (Linux 6.18 VM, 2026-12-05), for Q8_0 and Q4_0 prefill.
 # Prints the bin directory on its last line.
 set -euo pipefail
 
@@ -52,12 +55,17 @@ if [ ! -f "$src/vendor/llama.cpp/CMakeLists.txt" ]; then
   [ -f "$src/vendor/llama.cpp/CMakeLists.txt" ] || die "$sdist has no vendor/llama.cpp"
 fi
 
+no_amx=()
+if [ "${LLAMA_CPP_NO_AMX:-0}" = 1 ]; then
+  no_amx=("-DCMAKE_C_FLAGS=-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+          "-DCMAKE_CXX_FLAGS=-mno-amx-tile -mno-amx-int8 -mno-amx-bf16")
+fi
 log "configuring $build"
 cmake -S "$src/vendor/llama.cpp" -B "$build" -G Ninja \
   -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
   -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=ON -DLLAMA_BUILD_SERVER=OFF \
   -DLLAMA_BUILD_TOOLS=ON -DGGML_NATIVE=ON -DGGML_CUDA=OFF -DGGML_METAL=OFF -DGGML_VULKAN=OFF \
-  -DGGML_OPENMP=ON >&2
+  -DGGML_OPENMP=ON "${no_amx[@]}" >&2
 
 # Build only the targets we use; a version that lacks one of them is an error.
 all_targets=$(ninja -C "$build" -t targets all 2>/dev/null | cut -d: -f1)
