@@ -110,6 +110,63 @@ void dot_block(const float* x, int64_t k, const StorageT<T>* w, float* y, int64_
   }
 }
 
+// BF16 rows, k a multiple of 32: 32 weights are one 512-bit load whose 32-bit lanes hold an even
+// and an odd bf16 each; a shift by 16 gives the even ones as f32 and an AND the odd ones, in place
+// (no widening). X comes with each block of 32 split the same way (xeo: the 16 even values, then
+// the 16 odd ones), made once per call by split_even_odd. As the AVX2 twin (matmul_avx2.cc).
+template <int RX, int NA>
+void fma_even_odd(const float* xeo, int64_t k, const uint16_t* w, int64_t c, __m512 (*acc)[NA],
+                  int a) {
+  const __m512i v = _mm512_loadu_si512(w + c);
+  const __m512 we = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+  const __m512 wo = _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32(int(0xffff0000u))));
+  for (int i = 0; i < RX; ++i) {
+    acc[i][a] = _mm512_fmadd_ps(_mm512_loadu_ps(xeo + i * k + c), we, acc[i][a]);
+    acc[i][a + 1] = _mm512_fmadd_ps(_mm512_loadu_ps(xeo + i * k + c + kLanes), wo, acc[i][a + 1]);
+  }
+}
+
+// Software prefetch distance of the BF16 rows, in bytes ahead of the loads (decode streams the
+// lm_head from DRAM).
+constexpr int64_t kDotPrefetchBytes = 2048;
+
+template <int RX>
+void dot_block_eo(const float* xeo, int64_t k, const uint16_t* w, float* y, int64_t ldy) {
+  // Two blocks of 32 per step, four chains per X row (four blocks, eight chains: 49 against 57
+  // GB/s in cache).
+  constexpr int kBlocks = 2;
+  __m512 acc[RX][2 * kBlocks];
+  for (int i = 0; i < RX; ++i)
+    for (int ch = 0; ch < 2 * kBlocks; ++ch) acc[i][ch] = _mm512_setzero_ps();
+  int64_t kk = 0;
+  for (; kk + 32 * kBlocks <= k; kk += 32 * kBlocks) {
+    const char* ahead = reinterpret_cast<const char*>(w + kk) + kDotPrefetchBytes;
+    for (int b = 0; b < kBlocks; ++b) {
+      _mm_prefetch(ahead + 64 * b, _MM_HINT_T0);
+      fma_even_odd<RX>(xeo, k, w, kk + 32 * b, acc, 2 * b);
+    }
+  }
+  for (int b = 0; kk < k; kk += 32, ++b) fma_even_odd<RX>(xeo, k, w, kk, acc, 2 * b);
+  for (int i = 0; i < RX; ++i) {
+    for (int ch = 2; ch < 2 * kBlocks; ch += 2) {
+      acc[i][0] = _mm512_add_ps(acc[i][0], acc[i][ch]);
+      acc[i][1] = _mm512_add_ps(acc[i][1], acc[i][ch + 1]);
+    }
+    y[i * ldy] = _mm512_reduce_add_ps(_mm512_add_ps(acc[i][0], acc[i][1]));
+  }
+}
+
+// xeo (m, k) = x with each block of 32 values reordered: the 16 at even offsets, then the 16 odd.
+void split_even_odd(const float* x, int64_t m, int64_t k, float* xeo) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  for (int64_t i = 0; i < m * k; i += 32) {
+    const __m512 a = _mm512_loadu_ps(x + i), b = _mm512_loadu_ps(x + i + kLanes);
+    _mm512_storeu_ps(xeo + i, _mm512_permutex2var_ps(a, even, b));
+    _mm512_storeu_ps(xeo + i + kLanes, _mm512_permutex2var_ps(a, odd, b));
+  }
+}
+
 // All m rows of X against one row of W: y (m,) with stride ldy.
 template <DType T>
 void dot_rows(const float* x, int64_t m, int64_t k, const StorageT<T>* w, float* y, int64_t ldy) {
@@ -136,6 +193,22 @@ void dot_rows(const float* x, int64_t m, int64_t k, const StorageT<T>* w, float*
 template <DType T>
 void matmul_dot(const float* x, int64_t m, int64_t k, const StorageT<T>* w, int64_t n0,
                 int64_t n1, float* y, int64_t ldy) {
+  if constexpr (T == DType::kBF16) {
+    // Note: vpmovzxwd + shift per 16 weights took three 512-bit operations, on the two ports
+    // that run them, per FMA. Measured (Xeon with AMX, one thread): SmolLM2's gate in cache 40 ->
+    // 57 GB/s, the 56 MB lm_head from DRAM 31 -> 34 GB/s; BF16 model decode, 2 threads, 90-113 ->
+    // 161-196 tok/s.
+    if (k % 32 == 0) {
+      float* xeo = matmul_scratch(m * k);
+      split_even_odd(x, m, k, xeo);
+      for (int64_t j = n0; j < n1; ++j) {
+        int64_t i = 0;
+        for (; i + 2 <= m; i += 2) dot_block_eo<2>(xeo + i * k, k, w + j * k, y + j + i * ldy, ldy);
+        if (i < m) dot_block_eo<1>(xeo + i * k, k, w + j * k, y + j + i * ldy, ldy);
+      }
+      return;
+    }
+  }
   for (int64_t j = n0; j < n1; ++j) dot_rows<T>(x, m, k, w + j * k, y + j, ldy);
 }
 
