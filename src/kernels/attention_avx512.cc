@@ -61,14 +61,35 @@ __m512 load(const StorageT<T>* p, __mmask16 mk) {
   }
 }
 
+// Lane j of the result = the sum of the 16 lanes of the vector in slot sum16_slot(j) of v: a
+// transposing tree of 15 adds and 30 shuffles for 16 sums, against about 8 operations for each
+// horizontal sum alone (score pass: about 40 -> 25 operations per key for 3 queries of head_dim 64).
+int64_t sum16_slot(int64_t j) { return (j % 4) * 4 + j / 4; }
+__m512 sum16(const __m512* v) {
+  __m512 t[8], u[4], w[2];
+  for (int p = 0; p < 8; ++p)  // quarters: [a q0+q2, a q1+q3, b q0+q2, b q1+q3]
+    t[p] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * p], v[2 * p + 1], 0x44),
+                         _mm512_shuffle_f32x4(v[2 * p], v[2 * p + 1], 0xee));
+  for (int p = 0; p < 4; ++p)  // quarter r: 4 partial lanes of slot 4p + r
+    u[p] = _mm512_add_ps(_mm512_shuffle_f32x4(t[2 * p], t[2 * p + 1], 0x88),
+                         _mm512_shuffle_f32x4(t[2 * p], t[2 * p + 1], 0xdd));
+  for (int p = 0; p < 2; ++p)  // quarter r: 2 partial lanes each of slots 8p + r, 8p + 4 + r
+    w[p] = _mm512_add_ps(_mm512_shuffle_ps(u[2 * p], u[2 * p + 1], 0x44),
+                         _mm512_shuffle_ps(u[2 * p], u[2 * p + 1], 0xee));
+  // Quarter r, lane c: the sum of slot 4c + r.
+  return _mm512_add_ps(_mm512_shuffle_ps(w[0], w[1], 0x88), _mm512_shuffle_ps(w[0], w[1], 0xdd));
+}
+
 template <DType T, int NQ>
 void update(const float* q, int64_t hd, float scale, const StorageT<T>* k, const StorageT<T>* v,
             int64_t stride, const float* ks, const float* vs, int64_t ss, int64_t n, float* m,
             float* l, float* acc) {
   alignas(64) float s[NQ][kBlock];
+  __m512 dv[NQ][kBlock];  // per query, the block's keys' 16-lane partial dot products
   for (int64_t j0 = 0; j0 < n; j0 += kBlock) {
     const int64_t nb = min_i64(kBlock, n - j0);
-    // Scores of the block: s[i][j] = scale * q_i . k_{j0+j}.
+    // Scores of the block: s[i][j] = scale * q_i . k_{j0+j}. The 16 partial sums of a query
+    // are reduced together (sum16), not one horizontal sum per key and query.
     for (int64_t j = 0; j < nb; ++j) {
       const StorageT<T>* kj = k + (j0 + j) * stride;
       __m512 d[NQ];
@@ -79,8 +100,14 @@ void update(const float* q, int64_t hd, float scale, const StorageT<T>* k, const
         for (int i = 0; i < NQ; ++i)
           d[i] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, q + i * hd + c), kv, d[i]);
       }
-      const float sj = T == DType::kI8 ? scale * ks[(j0 + j) * ss] : scale;
-      for (int i = 0; i < NQ; ++i) s[i][j] = _mm512_reduce_add_ps(d[i]) * sj;
+      for (int i = 0; i < NQ; ++i) dv[i][sum16_slot(j)] = d[i];
+    }
+    for (int64_t j = nb; j < kBlock; ++j)
+      for (int i = 0; i < NQ; ++i) dv[i][sum16_slot(j)] = _mm512_setzero_ps();
+    for (int i = 0; i < NQ; ++i) {
+      _mm512_store_ps(s[i], _mm512_mul_ps(sum16(dv[i]), _mm512_set1_ps(scale)));
+      if constexpr (T == DType::kI8)
+        for (int64_t j = 0; j < nb; ++j) s[i][j] *= ks[(j0 + j) * ss];
     }
     // Online softmax step: new max, rescale factor of the old state, p = exp(s - max).
     const __mmask16 mb = lanes(nb);
