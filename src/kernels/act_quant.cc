@@ -148,21 +148,22 @@ float e4m3_round(float f) {
 float act_fp8_scale(float absmax) { return scale_for(absmax, 448.0f); }  // (448 - (-448)) / 2
 
 namespace ref {
-void fake_quant_act_fp8(const float* x, int64_t m, int64_t k, float* out) {
+void fake_quant_act_fp8(const float* x, int64_t m, int64_t k, float* out, float* scales) {
   for (int64_t i = 0; i < m; ++i) {
     const float* xi = x + i * k;
     const float s = token_scale(xi, k, 448.0f);
+    if (scales != nullptr) scales[i] = s;
     for (int64_t c = 0; c < k; ++c)
       out[i * k + c] = e4m3_round(std::clamp(xi[c] / s, -448.0f, 448.0f)) * s;
   }
 }
 }  // namespace ref
 
-void fake_quant_act_fp8(const float* x, int64_t m, int64_t k, float* out, Isa isa) {
+void fake_quant_act_fp8(const float* x, int64_t m, int64_t k, float* out, Isa isa, float* scales) {
   QUANTA_ASSERT(m >= 0 && k >= 1);
   QUANTA_ASSERT(static_cast<int>(isa) <= static_cast<int>(detected_isa()));
-  if (isa == Isa::kScalar) return ref::fake_quant_act_fp8(x, m, k, out);
-  return avx2::fake_quant_act_fp8(x, m, k, out);
+  if (isa == Isa::kScalar) return ref::fake_quant_act_fp8(x, m, k, out, scales);
+  return avx2::fake_quant_act_fp8(x, m, k, out, scales);
 }
 
 void fake_quant_act_fp8(const float* x, int64_t m, int64_t k, float* out) {

@@ -25,9 +25,11 @@ void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t 
 float act_int8_scale(float absmax);
 // x (m, k) -> out (m, k): int8 codes times their scale (the fake-quantized activations).
 void fake_quant_act_int8(const float* x, int64_t m, int64_t k, float* out);
-// x (m, k) -> out (m, k): E4M3-rounded values times their scale. out may equal x. Every level
-// gives the same bits (the AVX-512 level runs the AVX2 code). Single-threaded.
-void fake_quant_act_fp8(const float* x, int64_t m, int64_t k, float* out, Isa isa);
+// x (m, k) -> out (m, k): E4M3-rounded values times their scale (and, if scales is not null, the
+// per-token scales (m,)). out may equal x. Every level gives the same bits (the AVX-512 level
+// runs the AVX2 code). Single-threaded.
+void fake_quant_act_fp8(const float* x, int64_t m, int64_t k, float* out, Isa isa,
+                        float* scales = nullptr);
 // The same at active_isa().
 void fake_quant_act_fp8(const float* x, int64_t m, int64_t k, float* out);
 // The fp8 scale of a token whose largest |x| is absmax (the rule above).
@@ -54,12 +56,12 @@ void quantize_act_i16(const float* x, int64_t m, int64_t k, int16_t* q, int64_t 
 namespace ref {
 void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t ldq, float* scales);
 int32_t quantize_act_i16_block(const float* x, int64_t n, int16_t* q, float* scale);
-void fake_quant_act_fp8(const float* x, int64_t m, int64_t k, float* out);
+void fake_quant_act_fp8(const float* x, int64_t m, int64_t k, float* out, float* scales = nullptr);
 }  // namespace ref
 namespace avx2 {
 void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t ldq, float* scales);
 int32_t quantize_act_i16_block(const float* x, int64_t n, int16_t* q, float* scale);
-void fake_quant_act_fp8(const float* x, int64_t m, int64_t k, float* out);
+void fake_quant_act_fp8(const float* x, int64_t m, int64_t k, float* out, float* scales);
 }  // namespace avx2
 namespace avx512 {
 void quantize_act_int8(const float* x, int64_t m, int64_t k, int8_t* q, int64_t ldq, float* scales);

@@ -121,11 +121,13 @@ __m256 fp8_values(__m256 v, __m256 s) {
 
 }  // namespace
 
-void fake_quant_act_fp8(const float* x, int64_t m, int64_t k, float* out) {
+void fake_quant_act_fp8(const float* x, int64_t m, int64_t k, float* out, float* scales) {
   for (int64_t i = 0; i < m; ++i) {
     const float* xi = x + i * k;
     float* oi = out + i * k;
-    const __m256 vs = _mm256_set1_ps(act_fp8_scale(absmax(xi, k)));
+    const float s = act_fp8_scale(absmax(xi, k));
+    if (scales != nullptr) scales[i] = s;
+    const __m256 vs = _mm256_set1_ps(s);
     int64_t c = 0;
     for (; c + 8 <= k; c += 8) _mm256_storeu_ps(oi + c, fp8_values(_mm256_loadu_ps(xi + c), vs));
     if (c < k) {

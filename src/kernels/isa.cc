@@ -20,14 +20,17 @@ bool has_f16c() {
   return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C) != 0;
 }
 
-// AMX-TILE and AMX-INT8 in CPUID, the tile state enabled in XCR0 (XTILECFG, XTILEDATA: bits 17,
-// 18), and Linux's permission for this process to use the tile data (arch_prctl
-// ARCH_REQ_XCOMP_PERM; without it the first tile instruction kills the process with SIGILL).
-bool has_amx_int8() {
+// AMX-TILE, AMX-INT8 and AMX-BF16 (and AVX512-BF16, for the conversions beside them) in CPUID,
+// the tile state enabled in XCR0 (XTILECFG, XTILEDATA: bits 17, 18), and Linux's permission for
+// this process to use the tile data (arch_prctl ARCH_REQ_XCOMP_PERM; without it the first tile
+// instruction kills the process with SIGILL).
+bool has_amx() {
   unsigned eax, ebx, ecx, edx;
   if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
-  constexpr unsigned kAmxTile = 1u << 24, kAmxInt8 = 1u << 25;
-  if ((edx & kAmxTile) == 0 || (edx & kAmxInt8) == 0) return false;
+  constexpr unsigned kAmxBf16 = 1u << 22, kAmxTile = 1u << 24, kAmxInt8 = 1u << 25;
+  if ((edx & kAmxTile) == 0 || (edx & kAmxInt8) == 0 || (edx & kAmxBf16) == 0) return false;
+  constexpr unsigned kAvx512Bf16 = 1u << 5;  // CPUID.(7, 1):EAX
+  if (!__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) || (eax & kAvx512Bf16) == 0) return false;
   if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || (ecx & bit_OSXSAVE) == 0) return false;
   uint32_t xcr0_lo, xcr0_hi;
   asm volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
@@ -49,7 +52,7 @@ Isa detect() {
   const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
                       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
                       __builtin_cpu_supports("avx512dq");
-  if (avx512 && __builtin_cpu_supports("avx512vnni") && has_amx_int8()) return Isa::kAmx;
+  if (avx512 && __builtin_cpu_supports("avx512vnni") && has_amx()) return Isa::kAmx;
   if (avx512) return Isa::kAvx512;
   if (avx2) return Isa::kAvx2;
   return Isa::kScalar;

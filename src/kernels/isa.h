@@ -1,7 +1,8 @@
 // Runtime CPU dispatch: the instruction-set levels quanta has kernels for, detection, and the
 // QUANTA_ISA environment override (scalar | avx2 | avx512 | amx) to force a lower level.
-// amx is AVX-512 plus Intel AMX tiles with int8 (Sapphire Rapids and later, Linux granting the
-// tile state): the W8A8 GEMM runs on the tiles there, every other kernel as at avx512.
+// amx is AVX-512 plus Intel AMX tiles with int8 and bf16 (Sapphire Rapids and later, Linux
+// granting the tile state): the W8A8 and FP8_DYNAMIC GEMMs run on the tiles there, every other
+// kernel as at avx512.
 #pragma once
 
 #include <string_view>
@@ -13,8 +14,8 @@ enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAmx = 3 };
 
 std::string_view isa_name(Isa isa);
 // Highest level this CPU supports (AVX2 needs AVX2+FMA+F16C; AVX512 needs F/BW/VL/DQ; AMX needs
-// AVX512 with VNNI, AMX-TILE and AMX-INT8, and the kernel's permission for the tile data, asked
-// for here, once per process).
+// AVX512 with VNNI and BF16, AMX-TILE, AMX-INT8 and AMX-BF16, and the kernel's permission for the
+// tile data, asked for here, once per process).
 Isa detected_isa();
 // The level kernels use: detected_isa(), lowered by QUANTA_ISA if set (read once). Throws
 // quanta::Error if QUANTA_ISA names an unknown level or one above what the CPU supports.

@@ -93,6 +93,16 @@ void qmatmul(const float* x, int64_t m, const MatrixView& w, int64_t n0, int64_t
   }
 }
 
+void qmatmul_fp8_dynamic(const float* xf, const float* sx, int64_t m, const MatrixView& w,
+                         int64_t n0, int64_t n1, float* y, int64_t ldy, Isa isa) {
+  QUANTA_ASSERT(w.format == WeightFormat::kFp8);
+  check_args(w, m, n0, n1, ldy, isa);
+  if (m == 0 || n0 == n1) return;
+  if (isa == Isa::kAmx && m >= kAmxFp8MinRows && w.group_size == 0 && w.scales != nullptr)
+    return amx::qmatmul_fp8_dynamic(xf, sx, m, w, n0, n1, y, ldy);
+  qmatmul(xf, m, w, n0, n1, y, ldy, isa);
+}
+
 void qmatmul_a8(const int8_t* xq, const float* sx, int64_t m, int64_t ldq, const MatrixView& w,
                 int64_t n0, int64_t n1, float* y, int64_t ldy, Isa isa) {
   QUANTA_ASSERT(w.format == WeightFormat::kInt8Vnni && w.group_size == 0);

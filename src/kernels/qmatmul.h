@@ -52,6 +52,16 @@ void qmatmul_i16(const int16_t* xq, const float* xs, const float* xz, int64_t m,
 inline int64_t i16_row_stride(int64_t k) { return (k + 31) / 32 * 32; }
 inline constexpr int64_t kI16Block = 32;  // columns per activation scale
 
+// FP8_DYNAMIC: W (n, k) in format kFp8 with one scale per row, against activations xf (m, k)
+// fake-quantized per token (kernels/act_quant.h fake_quant_act_fp8: E4M3 values times their
+// token's scale sx). Y as qmatmul(xf, ...) gives it, up to the order of the f32 additions: at
+// Isa::kAmx from kAmxFp8MinRows tokens the codes (xf / sx, exact) and the weights' codes run on
+// AMX BF16 tiles (E4M3 values are bf16 values, their products exact in f32), scaled at the end;
+// otherwise qmatmul. Overwrites Y[i][n0..n1). Single-threaded.
+void qmatmul_fp8_dynamic(const float* xf, const float* sx, int64_t m, const MatrixView& w,
+                         int64_t n0, int64_t n1, float* y, int64_t ldy, Isa isa);
+inline constexpr int64_t kAmxFp8MinRows = 16;
+
 // Rows [r0, r1) of a compressed W decoded to f32: out (r1 - r0, k), in W's column order.
 // Exactly the values compressed-tensors' dequantization gives ((code - zero) * scale).
 void dequantize_rows(const MatrixView& w, int64_t r0, int64_t r1, float* out, Isa isa);
@@ -102,6 +112,8 @@ void qmatmul_i16(const int16_t* xq, const float* xs, const float* xz, int64_t m,
 namespace amx {
 void qmatmul_a8(const int8_t* xq, const float* sx, int64_t m, int64_t ldq, const MatrixView& w,
                 int64_t n0, int64_t n1, float* y, int64_t ldy);
+void qmatmul_fp8_dynamic(const float* xf, const float* sx, int64_t m, const MatrixView& w,
+                         int64_t n0, int64_t n1, float* y, int64_t ldy);
 }  // namespace amx
 
 // Per-thread scratch distinct from matmul_scratch() (the f32 GEMM uses that one while the

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/amx_tiles.h"
 #include "kernels/qmatmul.h"
 
 namespace quanta::kernels::amx {
@@ -29,25 +30,6 @@ constexpr int64_t kRows = 16;   // weight rows per block = int32 columns of a C 
 constexpr int64_t kTok = 16;    // tokens per A tile
 constexpr int64_t kStep = 64;   // columns (bytes) per A tile row
 constexpr int64_t kQuads = 16;  // weight quads per B tile (kStep / 4)
-
-// The tile configuration (palette 1): tiles 0-3 C (16 x 16 int32), 4-5 A, 6-7 B, all 16 rows
-// of 64 bytes.
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
-void configure() {
-  TileConfig c;
-  for (int t = 0; t < 8; ++t) {
-    c.colsb[t] = 64;
-    c.rows[t] = 16;
-  }
-  _tile_loadconfig(&c);
-}
 
 int64_t min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
 int64_t max_i64(int64_t a, int64_t b) { return a > b ? a : b; }
@@ -171,7 +153,7 @@ void qmatmul_a8(const int8_t* xq, const float* sx, int64_t m, int64_t ldq, const
     o.a = xq;
     o.lda = ldq;
   }
-  configure();
+  configure_tiles();
   const int64_t b_end = (n1 + kRows - 1) / kRows;
   int64_t blk = n0 / kRows;
   for (; blk + 2 <= b_end; blk += 2) all_tokens<2>(o, sx, w, m, blk, n0, n1, y, ldy, tail0, tail1, c);

@@ -169,11 +169,12 @@ void linear_fused(const float* x, int64_t m, const LinearPart* parts, int64_t n_
     s.xf.resize(size_t(m * k));
     const float* src = xin;
     float* dst = s.xf.data();
+    if (w0.act == ActQuant::kFp8PerToken) s.sx.resize(size_t(m));
     auto fake_quant = [&](int64_t i0, int64_t i1, int) {
       if (w0.act == ActQuant::kInt8PerToken) {
         kernels::fake_quant_act_int8(src + i0 * k, i1 - i0, k, dst + i0 * k);
       } else {
-        kernels::fake_quant_act_fp8(src + i0 * k, i1 - i0, k, dst + i0 * k, isa);
+        kernels::fake_quant_act_fp8(src + i0 * k, i1 - i0, k, dst + i0 * k, isa, s.sx.data() + i0);
       }
     };
     if (m >= kSplitTokensFrom) {  // prefill: each thread a block of tokens
@@ -188,7 +189,11 @@ void linear_fused(const float* x, int64_t m, const LinearPart* parts, int64_t n_
               [&](const LinearPart& p, int64_t a0, int64_t a1, int64_t r0, int64_t r1) {
                 const MatrixView& w = *p.w;
                 const int64_t ny = w.rows;
-                if (w.compressed()) {
+                if (w.format == WeightFormat::kFp8 && w.act == ActQuant::kFp8PerToken) {
+                  // xin: the fake-quantized activations, s.sx their token scales (above).
+                  kernels::qmatmul_fp8_dynamic(xin + a0 * k, s.sx.data() + a0, a1 - a0, w, r0, r1,
+                                               p.y + a0 * ny, ny, isa);
+                } else if (w.compressed()) {
                   kernels::qmatmul(xin + a0 * k, a1 - a0, w, r0, r1, p.y + a0 * ny, ny, isa);
                 } else {
                   kernels::matmul(xin + a0 * k, a1 - a0, k, w.data, w.dtype, r0, r1, p.y + a0 * ny,

@@ -420,6 +420,47 @@ TEST(QMatmulA8, Avx2KernelOnAvx512Cpu) {
   EXPECT_EQ(got, want);
 }
 
+// FP8_DYNAMIC: fake-quantized activations (E4M3 values times a bf16 token scale) against E4M3
+// weights, at every level (AMX: the BF16 tile kernel from kAmxFp8MinRows tokens) and the AMX
+// kernel directly at small token counts; within the f32 limit of the reference.
+TEST(QMatmulFp8Dynamic, EveryLevelMatchesReference) {
+  const Case c{"fp8_chan", QuantType::kFloat, 8, true, 0};
+  for (int64_t k : {int64_t(1), int64_t(7), int64_t(16), int64_t(31), int64_t(32), int64_t(33), int64_t(64), int64_t(100), int64_t(576)}) {
+    const QuantizedWeight q = quantized(c, kN, k, uint32_t(k + 11));
+    const auto p = pack_weight(q, ActQuant::kFp8PerToken);
+    ASSERT_TRUE(p.has_value());
+    ASSERT_EQ(p->view.format, WeightFormat::kFp8);
+    for (int64_t m : {int64_t(1), int64_t(15), int64_t(16), int64_t(17), int64_t(33), int64_t(64)}) {
+      // Token rows of different magnitudes (scales), one all zero.
+      std::vector<float> x = random_floats(m * k, uint32_t(7 * m + k), -1.0f, 1.0f);
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t cc = 0; cc < k; ++cc) x[size_t(i * k + cc)] *= i == 3 ? 0.0f : float(1 + i % 5) * 0.37f;
+      std::vector<float> xf(x.size());
+      std::vector<float> sx(static_cast<size_t>(m));
+      fake_quant_act_fp8(x.data(), m, k, xf.data(), Isa::kScalar, sx.data());
+      const Expected e = expected(xf, m, p->view);
+      for (Isa isa : supported_isas()) {
+        for (Range r : kRanges) {
+          std::vector<float> y(size_t(m * kN), -7.0f), ya(size_t(m * kN), -7.0f);
+          qmatmul_fp8_dynamic(xf.data(), sx.data(), m, p->view, r.n0, r.n1, y.data(), kN, isa);
+          if (isa == Isa::kAmx) amx::qmatmul_fp8_dynamic(xf.data(), sx.data(), m, p->view, r.n0, r.n1, ya.data(), kN);
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < kN; ++j) {
+              const size_t o = size_t(i * kN + j);
+              if (j < r.n0 || j >= r.n1) {
+                ASSERT_EQ(y[o], -7.0f) << "wrote outside [n0, n1)";
+                if (isa == Isa::kAmx) ASSERT_EQ(ya[o], -7.0f) << "amx wrote outside [n0, n1)";
+                continue;
+              }
+              ASSERT_NEAR(y[o], e.y[o], e.limit[o]) << isa_name(isa) << " m=" << m << " k=" << k << " i=" << i << " j=" << j;
+              if (isa == Isa::kAmx) ASSERT_NEAR(ya[o], e.y[o], e.limit[o]) << "amx m=" << m << " k=" << k << " i=" << i << " j=" << j;
+            }
+        }
+      }
+    }
+  }
+}
+
 // The AMX tile kernel directly, at the token counts the dispatcher gives the VNNI code too (1, 2)
 // and around its tiles' 16 and 32 tokens, columns around its 64-byte steps (a partial last step
 // read from a zero-padded copy), with activations already a whole number of steps wide (read in
