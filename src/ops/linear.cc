@@ -31,13 +31,18 @@ Scratch& scratch() {
 
 // Runs body(i0, i1, n0, n1, thread) over the output: token blocks for prefill, row blocks for
 // decode.
+// one_piece_per_thread: prefill gives each thread one block of tokens (for kernels that convert
+// all of W per call, so the fewer calls the better), not pieces of 32.
 template <typename Body>
-void split(int64_t m, int64_t n, ThreadPool& pool, const Body& body) {
+void split(int64_t m, int64_t n, ThreadPool& pool, const Body& body,
+           bool one_piece_per_thread = false) {
   if (m >= kSplitTokensFrom) {
     // Prefill: each thread takes a block of tokens and all of W, so the kernel's packing of X is
     // not repeated by every thread (W is shared through the last-level cache).
+    const int64_t share = (m + pool.size() - 1) / pool.size();
     pool.parallel_for(
-        m, [&](int64_t i0, int64_t i1, int th) { body(i0, i1, 0, n, th); }, 32);
+        m, [&](int64_t i0, int64_t i1, int th) { body(i0, i1, 0, n, th); },
+        one_piece_per_thread ? (share + 15) / 16 * 16 : 32);
     return;
   }
   // Decode: split W's rows; pieces of 16 rows keep every thread's tile aligned to the kernels'
@@ -184,6 +189,9 @@ void linear_fused(const float* x, int64_t m, const LinearPart* parts, int64_t n_
     }
     xin = dst;
   }
+  // FP8_DYNAMIC on AMX converts every weight it uses to bf16 per call (kernels/qmatmul.h).
+  const bool fp8_amx = isa == kernels::Isa::kAmx && w0.format == WeightFormat::kFp8 &&
+                       w0.act == ActQuant::kFp8PerToken;
   split(m, n, pool, [&](int64_t i0, int64_t i1, int64_t n0, int64_t n1, int) {
     each_part(i0, i1, n0, n1,
               [&](const LinearPart& p, int64_t a0, int64_t a1, int64_t r0, int64_t r1) {
@@ -200,7 +208,7 @@ void linear_fused(const float* x, int64_t m, const LinearPart* parts, int64_t n_
                                   ny, isa);
                 }
               });
-  });
+  }, fp8_amx);
 }
 
 void linear(const float* x, int64_t m, const MatrixView& w, const float* bias, float* y,
