@@ -1,6 +1,6 @@
 // ops::linear_fused's residual against the sequence it replaces (linear, then the skip
-// connection): the same bits, for every kernel path (f32, int4 / int8 weight-only, W8A8, FP8), at
-// decode and prefill token counts, with 2 and 3 threads.
+// connection): the same bits, for every kernel path (f32, int4 / int8 weight-only, W8A8, FP8,
+// FP8_DYNAMIC), at decode and prefill token counts, with 2 and 3 threads.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -26,7 +26,7 @@ struct Weight {
   MatrixView view;
 };
 
-enum class Kind { kF32, kInt4G32, kInt8Chan, kW8A8, kFp8 };
+enum class Kind { kF32, kInt4G32, kInt8Chan, kW8A8, kFp8, kFp8Dynamic };
 
 Weight make_weight(Kind kind, int64_t rows, int64_t cols, uint32_t seed) {
   Weight w;
@@ -38,18 +38,21 @@ Weight make_weight(Kind kind, int64_t rows, int64_t cols, uint32_t seed) {
     return w;
   }
   QuantArgs a;
-  a.type = kind == Kind::kFp8 ? QuantType::kFloat : QuantType::kInt;
+  a.type = kind == Kind::kFp8 || kind == Kind::kFp8Dynamic ? QuantType::kFloat : QuantType::kInt;
   a.num_bits = kind == Kind::kInt4G32 ? 4 : 8;
   a.symmetric = true;
   a.group_size = kind == Kind::kInt4G32 ? 32 : 0;
   const QuantizedWeight q = quantize_rtn(w.dense.data(), rows, cols, a);
-  w.packed = pack_weight(q, kind == Kind::kW8A8 ? ActQuant::kInt8PerToken : ActQuant::kNone);
+  w.packed = pack_weight(q, kind == Kind::kW8A8         ? ActQuant::kInt8PerToken
+                            : kind == Kind::kFp8Dynamic ? ActQuant::kFp8PerToken
+                                                        : ActQuant::kNone);
   EXPECT_TRUE(w.packed.has_value());
   w.view = w.packed->view;
   return w;
 }
 
-const Kind kKinds[] = {Kind::kF32, Kind::kInt4G32, Kind::kInt8Chan, Kind::kW8A8, Kind::kFp8};
+const Kind kKinds[] = {Kind::kF32, Kind::kInt4G32, Kind::kInt8Chan, Kind::kW8A8, Kind::kFp8,
+                       Kind::kFp8Dynamic};
 
 TEST(Linear, ResidualEqualsLinearThenAdd) {
   const int64_t rows = 200, cols = 96;  // rows: no multiple of the 16-row pieces
