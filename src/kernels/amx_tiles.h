@@ -29,4 +29,12 @@ inline void configure_tiles() {
   _tile_loadconfig(&c);
 }
 
+// Lanes r of a 16-lane vector with lo <= r < hi (the rows of a tile inside [n0, n1)).
+inline __mmask16 lanes_between(int64_t lo, int64_t hi) {
+  lo = lo < 0 ? 0 : lo;
+  hi = hi > 16 ? 16 : hi;
+  if (hi <= lo) return _cvtu32_mask16(0);
+  return _cvtu32_mask16(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
 }  // namespace quanta::kernels::amx

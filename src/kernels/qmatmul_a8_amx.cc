@@ -31,17 +31,6 @@ constexpr int64_t kTok = 16;    // tokens per A tile
 constexpr int64_t kStep = 64;   // columns (bytes) per A tile row
 constexpr int64_t kQuads = 16;  // weight quads per B tile (kStep / 4)
 
-int64_t min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
-int64_t max_i64(int64_t a, int64_t b) { return a > b ? a : b; }
-
-// Rows r of a block with lo <= r < hi.
-__mmask16 row_range(int64_t lo, int64_t hi) {
-  lo = max_i64(lo, 0);
-  hi = min_i64(hi, kRows);
-  if (hi <= lo) return _cvtu32_mask16(0);
-  return _cvtu32_mask16(((1u << hi) - 1u) & ~((1u << lo) - 1u));
-}
-
 // What the tiles read: activations (row stride lda, a whole number of kStep columns) and the
 // weight blocks, with the zero-padded last step of every block when k4 is no multiple of kStep.
 struct Operands {
@@ -67,7 +56,7 @@ const int8_t* b_tile(const Operands& o, int64_t blk, int64_t s, int8_t* tail) {
 void store_scaled(const int32_t* c, const float* sx, const MatrixView& w, int64_t t0, int64_t m,
                   int64_t blk, int64_t n0, int64_t n1, float* y, int64_t ldy) {
   const int64_t row0 = blk * kRows;
-  const __mmask16 mask = row_range(n0 - row0, n1 - row0);
+  const __mmask16 mask = lanes_between(n0 - row0, n1 - row0);
   const __m512 sw = _mm512_maskz_loadu_ps(mask, w.scales + row0);
   for (int64_t t = 0; t < kTok && t0 + t < m; ++t) {
     const __m512 f = _mm512_cvtepi32_ps(_mm512_loadu_si512(c + t * kRows));

@@ -127,8 +127,7 @@ void store_scaled(float* c, const float* sx, const float* sw, int64_t t0, int64_
   __m512i v[16];
   for (int r = 0; r < 16; ++r) v[r] = _mm512_loadu_si512(c + r * 16);
   transpose16(v);  // v[t] = the 16 rows of token t
-  const int64_t lo = n0 - row0 > 0 ? n0 - row0 : 0, hi = n1 - row0 < 16 ? n1 - row0 : 16;
-  const __mmask16 mask = _cvtu32_mask16(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+  const __mmask16 mask = lanes_between(n0 - row0, n1 - row0);
   const __m512 swv = _mm512_maskz_loadu_ps(mask, sw + row0);
   for (int64_t t = 0; t < kTok && t0 + t < m; ++t) {
     const __m512 f = _mm512_castsi512_ps(v[t]);

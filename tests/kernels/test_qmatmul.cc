@@ -360,6 +360,15 @@ TEST(QMatmulI16, LayerShapes) {
   }
 }
 
+// m rows of k int8 codes, uniform over [-128, 127], in rows of ldq (the padding 0).
+std::vector<int8_t> random_codes(int64_t m, int64_t k, int64_t ldq, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<int8_t> xq(size_t(m * ldq), 0);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t c = 0; c < k; ++c) xq[size_t(i * ldq + c)] = int8_t(int(rng() % 256) - 128);
+  return xq;
+}
+
 TEST(QMatmulA8, EveryLevelEqualsReference) {
   Case c{"int8_chan", QuantType::kInt, 8, true, 0};
   for (int64_t k : {int64_t(1), int64_t(3), int64_t(7), int64_t(8), int64_t(9), int64_t(17),
@@ -371,10 +380,7 @@ TEST(QMatmulA8, EveryLevelEqualsReference) {
     const int64_t ldq = a8_row_stride(k);
     for (int64_t m : {int64_t(1), int64_t(2), int64_t(3), int64_t(9), int64_t(17), int64_t(40), int64_t(71), int64_t(150)}) {
       // Codes over the full range, -128 and 127 included.
-      std::mt19937 rng(uint32_t(m * 1000 + k));
-      std::vector<int8_t> xq(size_t(m * ldq), 0);
-      for (int64_t i = 0; i < m; ++i)
-        for (int64_t cc = 0; cc < k; ++cc) xq[size_t(i * ldq + cc)] = int8_t(int(rng() % 256) - 128);
+      const std::vector<int8_t> xq = random_codes(m, k, ldq, uint32_t(m * 1000 + k));
       const std::vector<float> sx = random_floats(m, 4, 0.001f, 0.1f);
       std::vector<float> want(size_t(m * kN));
       ref::qmatmul_a8(xq.data(), sx.data(), m, ldq, p->view, 0, kN, want.data(), kN);
@@ -473,10 +479,7 @@ TEST(QMatmulA8, AmxKernelAtTileEdges) {
     const auto p = pack_weight(q, ActQuant::kInt8PerToken);
     const int64_t ldq = a8_row_stride(k);
     for (int64_t m : {int64_t(1), int64_t(2), int64_t(15), int64_t(16), int64_t(17), int64_t(31), int64_t(32), int64_t(33), int64_t(64)}) {
-      std::mt19937 rng(uint32_t(m * 31 + k));
-      std::vector<int8_t> xq(size_t(m * ldq), 0);
-      for (int64_t i = 0; i < m; ++i)
-        for (int64_t cc = 0; cc < k; ++cc) xq[size_t(i * ldq + cc)] = int8_t(int(rng() % 256) - 128);
+      const std::vector<int8_t> xq = random_codes(m, k, ldq, uint32_t(m * 31 + k));
       const std::vector<float> sx = random_floats(m, 5, 0.001f, 0.1f);
       std::vector<float> want(size_t(m * kN));
       ref::qmatmul_a8(xq.data(), sx.data(), m, ldq, p->view, 0, kN, want.data(), kN);
