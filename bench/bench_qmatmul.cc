@@ -2,8 +2,8 @@
 // SmolLM2-135M layer shapes. m = 1: decode GEMV; the counter W_B/s is compressed weight bytes
 // (codes + scales + zero points) read per second (Note: these matrices fit in L2/L3, so this is
 // cache bandwidth, an upper bound for what the kernel can stream). m = 512: prefill (FLOP/s).
-// W8A8 and the int16-activation formats (W4A16, W8A16 per channel or groups of 32) time the
-// kernel alone: activations quantized once, outside (act_quant_*: that part, per level).
+// W8A8, FP8_DYNAMIC and the int16-activation formats (W4A16, W8A16 per channel or groups of 32)
+// time the kernel alone: activations quantized once, outside (act_quant_*: that part, per level).
 // Run: quanta_bench --benchmark_filter=qmatmul --benchmark_min_time=0.2 (act_quant_int8: the
 // activation quantization of W8A8, per level).
 #include <benchmark/benchmark.h>
@@ -48,6 +48,7 @@ constexpr Format kFormats[] = {
     {"W8A16_g16", QuantType::kInt, 8, true, 16, ActQuant::kNone},
     {"FP8", QuantType::kFloat, 8, true, 0, ActQuant::kNone},
     {"W8A8", QuantType::kInt, 8, true, 0, ActQuant::kInt8PerToken},
+    {"FP8_DYNAMIC", QuantType::kFloat, 8, true, 0, ActQuant::kFp8PerToken},
 };
 
 using bench::random_floats;
@@ -71,8 +72,12 @@ void bm_qmatmul(benchmark::State& state, Isa isa, Format f, int64_t m, Shape s) 
   std::vector<float> xs16(static_cast<size_t>(m * nb)), xz16(static_cast<size_t>(m * nb));
   quantize_act_i16(x.data(), m, s.k, xq16.data(), kp, xs16.data(), xz16.data());
   const bool i16 = p.view.format == WeightFormat::kInt4x16 || p.view.format == WeightFormat::kInt8x16;
+  std::vector<float> xf(x.size()), sf(static_cast<size_t>(m));  // FP8_DYNAMIC: fake-quantized x
+  fake_quant_act_fp8(x.data(), m, s.k, xf.data(), Isa::kScalar, sf.data());
   for (auto _ : state) {
-    if (f.act == ActQuant::kInt8PerToken) {
+    if (f.act == ActQuant::kFp8PerToken) {
+      qmatmul_fp8_dynamic(xf.data(), sf.data(), m, p.view, 0, s.n, y.data(), s.n, isa);
+    } else if (f.act == ActQuant::kInt8PerToken) {
       qmatmul_a8(xq.data(), sx.data(), m, ldq, p.view, 0, s.n, y.data(), s.n, isa);
     } else if (i16) {
       qmatmul_i16(xq16.data(), xs16.data(), xz16.data(), m, p.view, 0, s.n, y.data(), s.n, isa);
