@@ -60,7 +60,7 @@ TEST(Linear, ResidualEqualsLinearThenAdd) {
     ThreadPool pool(threads);
     for (Kind kind : kKinds) {
       const Weight w = make_weight(kind, rows, cols, 1);
-      for (int64_t m : {1, 3, 70}) {
+      for (int64_t m : {1, 3, 5, 70}) {  // 5: batched decode (AMX from 3 or 4 tokens)
         const std::vector<float> x = random_floats(m * cols, 2), base = random_floats(m * rows, 3);
         std::vector<float> y(x.size() / cols * rows), want = base;
         linear(x.data(), m, w.view, nullptr, y.data(), pool);
