@@ -23,6 +23,9 @@ namespace {
 constexpr int64_t kLanes = 16;
 constexpr int64_t kBlock = 16;  // positions per block: one vector of scores
 constexpr int kMaxQ = 4;        // queries sharing one pass over K/V (a GQA group of up to 4)
+// Rows of K and V prefetched ahead (W4A16 decode at 1536 positions: 275-288 -> 292-298 tok/s in
+// 4 alternating pairs; at 512 no change beyond the noise).
+constexpr int64_t kAhead = 32;
 
 template <DType T>
 struct Storage {
@@ -92,6 +95,10 @@ void update(const float* q, int64_t hd, float scale, const StorageT<T>* k, const
     // are reduced together (sum16), not one horizontal sum per key and query.
     for (int64_t j = 0; j < nb; ++j) {
       const StorageT<T>* kj = k + (j0 + j) * stride;
+      if (j0 + j + kAhead < n) {
+        _mm_prefetch(reinterpret_cast<const char*>(kj + kAhead * stride), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(v + (j0 + j + kAhead) * stride), _MM_HINT_T0);
+      }
       __m512 d[NQ];
       for (int i = 0; i < NQ; ++i) d[i] = _mm512_setzero_ps();
       for (int64_t c = 0; c < hd; c += kLanes) {
