@@ -14,7 +14,7 @@ enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAmx = 3 };
 
 std::string_view isa_name(Isa isa);
 // Highest level this CPU supports (AVX2 needs AVX2+FMA+F16C; AVX512 needs F/BW/VL/DQ; AMX needs
-// AVX512 with VNNI and BF16, AMX-TILE, AMX-INT8 and AMX-BF16, and the kernel's permission for the
+// AVX512 with VNNI, VBMI and BF16, AMX-TILE, AMX-INT8 and AMX-BF16, and the kernel's permission for the
 // tile data, asked for here, once per process).
 Isa detected_isa();
 // The level kernels use: detected_isa(), lowered by QUANTA_ISA if set (read once). Throws

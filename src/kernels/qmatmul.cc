@@ -131,6 +131,8 @@ void qmatmul_i16(const int16_t* xq, const float* xs, const float* xz, int64_t m,
     case Isa::kScalar: return ref::qmatmul_i16(xq, xs, xz, m, w, n0, n1, y, ldy);
     case Isa::kAvx2: return avx2::qmatmul_i16(xq, xs, xz, m, w, n0, n1, y, ldy, input_unchanged);
     case Isa::kAmx:
+      if (m >= kAmxI16MinRows) return amx::qmatmul_i16(xq, xs, xz, m, w, n0, n1, y, ldy);
+      [[fallthrough]];
     case Isa::kAvx512:
       if (has_avx512_vnni()) return avx512vnni::qmatmul_i16(xq, xs, xz, m, w, n0, n1, y, ldy);
       return avx2::qmatmul_i16(xq, xs, xz, m, w, n0, n1, y, ldy, input_unchanged);

@@ -50,6 +50,9 @@ void qmatmul_i16(const int16_t* xq, const float* xs, const float* xz, int64_t m,
                  const MatrixView& w, int64_t n0, int64_t n1, float* y, int64_t ldy, Isa isa,
                  bool input_unchanged = false);
 inline int64_t i16_row_stride(int64_t k) { return (k + 31) / 32 * 32; }
+// At Isa::kAmx, qmatmul_i16 runs on AMX int8 tiles from this many tokens (the codes split in a
+// high and a low byte); below, the AVX-512 VNNI code.
+inline constexpr int64_t kAmxI16MinRows = 16;
 inline constexpr int64_t kI16Block = 32;  // columns per activation scale
 
 // FP8_DYNAMIC: W (n, k) in format kFp8 with one scale per row, against activations xf (m, k)
@@ -116,6 +119,8 @@ void qmatmul_a8(const int8_t* xq, const float* sx, int64_t m, int64_t ldq, const
                 int64_t n0, int64_t n1, float* y, int64_t ldy);
 void qmatmul_fp8_dynamic(const float* xf, const float* sx, int64_t m, const MatrixView& w,
                          int64_t n0, int64_t n1, float* y, int64_t ldy);
+void qmatmul_i16(const int16_t* xq, const float* xs, const float* xz, int64_t m,
+                 const MatrixView& w, int64_t n0, int64_t n1, float* y, int64_t ldy);
 }  // namespace amx
 
 // Per-thread scratch distinct from matmul_scratch() (the f32 GEMM uses that one while the

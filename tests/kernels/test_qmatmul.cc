@@ -288,6 +288,33 @@ TEST(QMatmulI16, EveryLevelEqualsReference) {
   }
 }
 
+// The AMX tile kernel directly at token counts the dispatcher gives the VNNI code (below
+// kAmxI16MinRows), and around its 16-token tiles: the reference's bits.
+TEST(QMatmulI16, AmxKernelAtTileEdges) {
+  if (detected_isa() < Isa::kAmx) GTEST_SKIP() << "no AMX";
+  for (const Case& c : kI16Cases) {
+    for (int64_t k : {int64_t(32), int64_t(64), int64_t(100), int64_t(576)}) {
+      if (c.group > 0 && k % c.group != 0) continue;
+      const QuantizedWeight q = quantized(c, kN, k, uint32_t(k + 3));
+      const auto p = pack_weight(q, ActQuant::kNone);
+      for (int64_t m : {int64_t(1), int64_t(2), int64_t(15), int64_t(16), int64_t(31), int64_t(33)}) {
+        const I16Input in = quantize_i16(random_floats(m * k, uint32_t(m + 5 * k)), m, k);
+        std::vector<float> want(size_t(m * kN));
+        ref::qmatmul_i16(in.q.data(), in.s.data(), in.z.data(), m, p->view, 0, kN, want.data(), kN);
+        for (Range r : kRanges) {
+          std::vector<float> y(size_t(m * kN), -7.0f);
+          amx::qmatmul_i16(in.q.data(), in.s.data(), in.z.data(), m, p->view, r.n0, r.n1, y.data(), kN);
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < kN; ++j) {
+              const float e = (j < r.n0 || j >= r.n1) ? -7.0f : want[size_t(i * kN + j)];
+              ASSERT_EQ(y[size_t(i * kN + j)], e) << c.name << " m=" << m << " k=" << k << " i=" << i << " j=" << j;
+            }
+        }
+      }
+    }
+  }
+}
+
 // The AVX2 kernel also serves AVX-512 CPUs without VNNI: test it directly there too.
 TEST(QMatmulI16, Avx2KernelOnAvx512Cpu) {
   if (detected_isa() < Isa::kAvx2) GTEST_SKIP();
