@@ -1,8 +1,8 @@
 // Runtime CPU dispatch: the instruction-set levels quanta has kernels for, detection, and the
 // QUANTA_ISA environment override (scalar | avx2 | avx512 | amx) to force a lower level.
 // amx is AVX-512 plus Intel AMX tiles with int8 and bf16 (Sapphire Rapids and later, Linux
-// granting the tile state): the W8A8 and FP8_DYNAMIC GEMMs run on the tiles there, every other
-// kernel as at avx512.
+// granting the tile state): the W8A8, FP8_DYNAMIC and int16-activation (W4A16 / W8A16) GEMMs run
+// on the tiles there from a few tokens on, every other kernel as at avx512.
 #pragma once
 
 #include <string_view>
