@@ -72,8 +72,12 @@ void bm_qmatmul(benchmark::State& state, Isa isa, Format f, int64_t m, Shape s) 
   std::vector<float> xs16(static_cast<size_t>(m * nb)), xz16(static_cast<size_t>(m * nb));
   quantize_act_i16(x.data(), m, s.k, xq16.data(), kp, xs16.data(), xz16.data());
   const bool i16 = p.view.format == WeightFormat::kInt4x16 || p.view.format == WeightFormat::kInt8x16;
-  std::vector<float> xf(x.size()), sf(static_cast<size_t>(m));  // FP8_DYNAMIC: fake-quantized x
-  fake_quant_act_fp8(x.data(), m, s.k, xf.data(), Isa::kScalar, sf.data());
+  std::vector<float> xf, sf;  // FP8_DYNAMIC: fake-quantized x and its token scales
+  if (f.act == ActQuant::kFp8PerToken) {
+    xf.resize(x.size());
+    sf.resize(static_cast<size_t>(m));
+    fake_quant_act_fp8(x.data(), m, s.k, xf.data(), Isa::kScalar, sf.data());
+  }
   for (auto _ : state) {
     if (f.act == ActQuant::kFp8PerToken) {
       qmatmul_fp8_dynamic(xf.data(), sf.data(), m, p.view, 0, s.n, y.data(), s.n, isa);

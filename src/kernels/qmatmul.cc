@@ -93,12 +93,17 @@ void qmatmul(const float* x, int64_t m, const MatrixView& w, int64_t n0, int64_t
   }
 }
 
+bool fp8_dynamic_on_tiles(const MatrixView& w, Isa isa) {
+  return isa == Isa::kAmx && w.format == WeightFormat::kFp8 && w.act == ActQuant::kFp8PerToken &&
+         w.group_size == 0 && w.scales != nullptr;
+}
+
 void qmatmul_fp8_dynamic(const float* xf, const float* sx, int64_t m, const MatrixView& w,
                          int64_t n0, int64_t n1, float* y, int64_t ldy, Isa isa) {
   QUANTA_ASSERT(w.format == WeightFormat::kFp8);
   check_args(w, m, n0, n1, ldy, isa);
   if (m == 0 || n0 == n1) return;
-  if (isa == Isa::kAmx && m >= kAmxFp8MinRows && w.group_size == 0 && w.scales != nullptr)
+  if (m >= kAmxFp8MinRows && fp8_dynamic_on_tiles(w, isa))
     return amx::qmatmul_fp8_dynamic(xf, sx, m, w, n0, n1, y, ldy);
   qmatmul(xf, m, w, n0, n1, y, ldy, isa);
 }

@@ -66,6 +66,9 @@ void qmatmul_fp8_dynamic(const float* xf, const float* sx, int64_t m, const Matr
 // (Measured, single thread, gate/up 576 -> 1536: the tile kernel takes ~96 us at any m up to 8,
 // most of it converting W; the f32 kernels 42.5 / 104 / 123 / 241 us at m = 1 / 3 / 4 / 8.)
 inline constexpr int64_t kAmxFp8MinRows = 4;
+// True if qmatmul_fp8_dynamic runs W on the AMX tiles at isa (from kAmxFp8MinRows tokens): such
+// calls convert every weight they use to bf16, so callers that split the tokens should make few.
+bool fp8_dynamic_on_tiles(const MatrixView& w, Isa isa);
 
 // Rows [r0, r1) of a compressed W decoded to f32: out (r1 - r0, k), in W's column order.
 // Exactly the values compressed-tensors' dequantization gives ((code - zero) * scale).

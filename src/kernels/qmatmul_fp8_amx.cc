@@ -37,12 +37,6 @@ constexpr int64_t kTileBytes = 1024;
 
 int64_t min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-__mmask16 lanes16(int64_t n) {
-  if (n >= 16) return _cvtu32_mask16(0xffffu);
-  if (n <= 0) return _cvtu32_mask16(0);
-  return _cvtu32_mask16((1u << n) - 1u);
-}
-
 // 16 E4M3 bytes -> f32 (exact; see qmatmul_avx512.cc's Fmt<kFp8>).
 __m512 e4m3_to_f32(__m128i bytes) {
   const __m512i b = _mm512_cvtepi8_epi32(bytes);
@@ -92,8 +86,8 @@ void pack_tokens(const float* xf, const float* sx, int64_t m, int64_t k, int64_t
       }
       const float* row = xf + (t0 + t) * k + c;
       const __m512 inv = _mm512_set1_ps(sx[t0 + t]);
-      const __m512 lo = _mm512_div_ps(_mm512_maskz_loadu_ps(lanes16(k - c), row), inv);
-      const __m512 hi = _mm512_div_ps(_mm512_maskz_loadu_ps(lanes16(k - c - 16), row + 16), inv);
+      const __m512 lo = _mm512_div_ps(_mm512_maskz_loadu_ps(lanes_between(0, k - c), row), inv);
+      const __m512 hi = _mm512_div_ps(_mm512_maskz_loadu_ps(lanes_between(0, k - c - 16), row + 16), inv);
       e[t] = to_bf16_pairs(lo, hi);
     }
     transpose16(e);

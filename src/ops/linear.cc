@@ -190,8 +190,7 @@ void linear_fused(const float* x, int64_t m, const LinearPart* parts, int64_t n_
     xin = dst;
   }
   // FP8_DYNAMIC on AMX converts every weight it uses to bf16 per call (kernels/qmatmul.h).
-  const bool fp8_amx = isa == kernels::Isa::kAmx && w0.format == WeightFormat::kFp8 &&
-                       w0.act == ActQuant::kFp8PerToken;
+  const bool fp8_amx = kernels::fp8_dynamic_on_tiles(w0, isa);
   split(m, n, pool, [&](int64_t i0, int64_t i1, int64_t n0, int64_t n1, int) {
     each_part(i0, i1, n0, n1,
               [&](const LinearPart& p, int64_t a0, int64_t a1, int64_t r0, int64_t r1) {

@@ -36,6 +36,23 @@ struct Range {
 };
 const Range kRanges[] = {{0, kN}, {5, 21}, {13, 14}, {16, 32}};
 
+// For each of kRanges: run(r, y) on y (m, kN) filled with -7; the rows in [r.n0, r.n1) must have
+// want's bits and the others keep -7. what: the case, for the failure message.
+template <typename Run>
+void expect_ranges_equal(int64_t m, const std::vector<float>& want, const Run& run,
+                         const std::string& what) {
+  for (Range r : kRanges) {
+    std::vector<float> y(size_t(m * kN), -7.0f);
+    run(r, y.data());
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < kN; ++j) {
+        const float e = (j < r.n0 || j >= r.n1) ? -7.0f : want[size_t(i * kN + j)];
+        ASSERT_EQ(y[size_t(i * kN + j)], e)
+            << what << " rows " << r.n0 << ".." << r.n1 << " i=" << i << " j=" << j;
+      }
+  }
+}
+
 struct Case {
   const char* name;
   QuantType type;
@@ -268,16 +285,13 @@ TEST(QMatmulI16, EveryLevelEqualsReference) {
                 << c.name << " m=" << m << " k=" << k << " j=" << j;
           }
         for (Isa isa : supported_isas()) {
-          for (Range r : kRanges) {
-            std::vector<float> y(size_t(m * kN), -7.0f);
-            qmatmul_i16(in.q.data(), in.s.data(), in.z.data(), m, w, r.n0, r.n1, y.data(), kN, isa);
-            for (int64_t i = 0; i < m; ++i)
-              for (int64_t j = 0; j < kN; ++j) {
-                const float e = (j < r.n0 || j >= r.n1) ? -7.0f : want[size_t(i * kN + j)];
-                ASSERT_EQ(y[size_t(i * kN + j)], e) << c.name << " " << isa_name(isa) << " m=" << m
-                                                    << " k=" << k << " i=" << i << " j=" << j;
-              }
-          }
+          ASSERT_NO_FATAL_FAILURE(expect_ranges_equal(
+              m, want,
+              [&](Range r, float* y) {
+                qmatmul_i16(in.q.data(), in.s.data(), in.z.data(), m, w, r.n0, r.n1, y, kN, isa);
+              },
+              std::string(c.name) + " " + std::string(isa_name(isa)) + " m=" + std::to_string(m) +
+                  " k=" + std::to_string(k)));
           // The f32 entry point quantizes x itself: the same bits.
           std::vector<float> y(size_t(m * kN));
           qmatmul(x.data(), m, w, 0, kN, y.data(), kN, isa);
@@ -301,15 +315,12 @@ TEST(QMatmulI16, AmxKernelAtTileEdges) {
         const I16Input in = quantize_i16(random_floats(m * k, uint32_t(m + 5 * k)), m, k);
         std::vector<float> want(size_t(m * kN));
         ref::qmatmul_i16(in.q.data(), in.s.data(), in.z.data(), m, p->view, 0, kN, want.data(), kN);
-        for (Range r : kRanges) {
-          std::vector<float> y(size_t(m * kN), -7.0f);
-          amx::qmatmul_i16(in.q.data(), in.s.data(), in.z.data(), m, p->view, r.n0, r.n1, y.data(), kN);
-          for (int64_t i = 0; i < m; ++i)
-            for (int64_t j = 0; j < kN; ++j) {
-              const float e = (j < r.n0 || j >= r.n1) ? -7.0f : want[size_t(i * kN + j)];
-              ASSERT_EQ(y[size_t(i * kN + j)], e) << c.name << " m=" << m << " k=" << k << " i=" << i << " j=" << j;
-            }
-        }
+        ASSERT_NO_FATAL_FAILURE(expect_ranges_equal(
+            m, want,
+            [&](Range r, float* y) {
+              amx::qmatmul_i16(in.q.data(), in.s.data(), in.z.data(), m, p->view, r.n0, r.n1, y, kN);
+            },
+            std::string(c.name) + " m=" + std::to_string(m) + " k=" + std::to_string(k)));
       }
     }
   }
@@ -420,16 +431,13 @@ TEST(QMatmulA8, EveryLevelEqualsReference) {
           ASSERT_EQ(want[size_t(i * kN + j)], float(dot) * sx[size_t(i)] * q.scales[size_t(j)]);
         }
       for (Isa isa : supported_isas()) {
-        for (Range r : kRanges) {
-          std::vector<float> y(size_t(m * kN), -7.0f);
-          qmatmul_a8(xq.data(), sx.data(), m, ldq, p->view, r.n0, r.n1, y.data(), kN, isa);
-          for (int64_t i = 0; i < m; ++i)
-            for (int64_t j = 0; j < kN; ++j) {
-              const float e = (j < r.n0 || j >= r.n1) ? -7.0f : want[size_t(i * kN + j)];
-              ASSERT_EQ(y[size_t(i * kN + j)], e)
-                  << isa_name(isa) << " vnni=" << has_avx512_vnni() << " m=" << m << " k=" << k << " j=" << j;
-            }
-        }
+        ASSERT_NO_FATAL_FAILURE(expect_ranges_equal(
+            m, want,
+            [&](Range r, float* y) {
+              qmatmul_a8(xq.data(), sx.data(), m, ldq, p->view, r.n0, r.n1, y, kN, isa);
+            },
+            std::string(isa_name(isa)) + " vnni=" + std::to_string(has_avx512_vnni()) +
+                " m=" + std::to_string(m) + " k=" + std::to_string(k)));
       }
     }
   }
@@ -510,15 +518,12 @@ TEST(QMatmulA8, AmxKernelAtTileEdges) {
       const std::vector<float> sx = random_floats(m, 5, 0.001f, 0.1f);
       std::vector<float> want(size_t(m * kN));
       ref::qmatmul_a8(xq.data(), sx.data(), m, ldq, p->view, 0, kN, want.data(), kN);
-      for (Range r : kRanges) {
-        std::vector<float> y(size_t(m * kN), -7.0f);
-        amx::qmatmul_a8(xq.data(), sx.data(), m, ldq, p->view, r.n0, r.n1, y.data(), kN);
-        for (int64_t i = 0; i < m; ++i)
-          for (int64_t j = 0; j < kN; ++j) {
-            const float e = (j < r.n0 || j >= r.n1) ? -7.0f : want[size_t(i * kN + j)];
-            ASSERT_EQ(y[size_t(i * kN + j)], e) << "m=" << m << " k=" << k << " j=" << j << " rows " << r.n0 << ".." << r.n1;
-          }
-      }
+      ASSERT_NO_FATAL_FAILURE(expect_ranges_equal(
+          m, want,
+          [&](Range r, float* y) {
+            amx::qmatmul_a8(xq.data(), sx.data(), m, ldq, p->view, r.n0, r.n1, y, kN);
+          },
+          "m=" + std::to_string(m) + " k=" + std::to_string(k)));
     }
   }
 }
